@@ -1,0 +1,180 @@
+// The app services, described once. The Docker renderer (infra/docker/services.ts) and the
+// Kubernetes renderer (infra/kubernetes/) both read this description, so the two environments
+// cannot drift: same ports, probes, environment, resources and shutdown timing.
+//
+// Values that depend on where a service runs are references, resolved by each renderer:
+// a platform endpoint (Consul, the OTLP collector), a secret (a Consul token, a database URL),
+// or the instance's own address.
+import { APP_SERVICES } from './observability/index.ts'
+
+export type AppServiceName = (typeof APP_SERVICES)[number]
+
+/** Secrets an app service may need; each renderer supplies them from its own secret store. */
+export type SecretName = 'consul-token' | 'database-url'
+
+/** Platform endpoints as URLs; each renderer knows where they live. */
+export type EndpointName = 'consul-http' | 'otlp-http'
+
+/** Where one environment variable's value comes from. */
+export type EnvSource =
+  | { readonly kind: 'value'; readonly value: string }
+  /** Docker: a secret Pulumi output; Kubernetes: a `secretKeyRef`. */
+  | { readonly kind: 'secret'; readonly secret: SecretName }
+  | { readonly kind: 'endpoint'; readonly endpoint: EndpointName }
+  /** Docker: the container name; Kubernetes: the pod IP (`status.podIP`). */
+  | { readonly kind: 'instance-address' }
+
+/** An HTTP GET probe on the service's own port. */
+export interface HttpProbe {
+  readonly path: string
+  readonly periodSeconds: number
+  readonly timeoutSeconds: number
+  /** Consecutive failures before the probe counts as failed. */
+  readonly failureThreshold: number
+}
+
+/** Kubernetes-style quantities: cpu in millicores (`250m`) or cores, memory in `Mi`/`Gi`. */
+export interface Quantities {
+  readonly cpu: string
+  readonly memory: string
+}
+
+/** Platform concerns an app service needs before it can become ready, or other app services it calls. */
+export type Dependency = 'database' | 'discovery' | 'tracing' | 'logging' | AppServiceName
+
+export interface AppService {
+  readonly name: AppServiceName
+  /** Port the service listens on (and registers in Consul with). */
+  readonly port: number
+  readonly replicas: number
+  /** Every variable the platform sets; names are the services' own (README's configuration table). */
+  readonly env: Readonly<Record<string, EnvSource>>
+  readonly probes: {
+    /** The process answers: restart it when this fails. */
+    readonly liveness: HttpProbe
+    /** Database reachable and not draining: send traffic only while this passes. */
+    readonly readiness: HttpProbe
+    /** Allowance for migrations at start (Docker: the healthcheck's start period). */
+    readonly startup: HttpProbe
+  }
+  readonly dependsOn: readonly Dependency[]
+  readonly resources: { readonly requests: Quantities; readonly limits: Quantities }
+  readonly shutdown: {
+    /** After SIGTERM the instance turns unready, leaves Consul and waits this long before closing. */
+    readonly drainDelayMs: number
+    /** Hard deadline of the whole shutdown inside the service. */
+    readonly timeoutMs: number
+    /** What the runtime waits after SIGTERM before SIGKILL: above `timeoutMs`. */
+    readonly gracePeriodSeconds: number
+    /**
+     * Kubernetes only: a `preStop` pause before SIGTERM, so that the endpoint removal has reached
+     * Traefik and kube-proxy before the process starts draining. Kubernetes counts it inside the
+     * pod's grace period, so the pod's `terminationGracePeriodSeconds` is this plus
+     * `gracePeriodSeconds`.
+     */
+    readonly preStopSeconds: number
+  }
+  /** Path of the Prometheus metrics on `port`. */
+  readonly metricsPath: string
+  /** Directories the process writes to (Kubernetes: emptyDir volumes under a read-only root filesystem). */
+  readonly scratchPaths: readonly string[]
+  /** The PostgreSQL database this service owns, and the role it logs in as. */
+  readonly database?: { readonly name: string; readonly role: string }
+  /** Published at the edge through Traefik (the Consul tags carry the router). */
+  readonly ingress?: { readonly routerRule: string }
+}
+
+export interface ModelSettings {
+  readonly replicas: Readonly<Record<AppServiceName, number>>
+  readonly logLevel: string
+}
+
+const DRAIN_DELAY_MS = 5000
+/** Everything at the edge goes to the gateway. */
+const GATEWAY_ROUTER_RULE = 'PathPrefix(`/`)'
+const SHUTDOWN_TIMEOUT_MS = 25_000
+
+const probe = (path: string, failureThreshold: number): HttpProbe => ({ path, periodSeconds: 5, timeoutSeconds: 3, failureThreshold })
+
+/** The platform's app services, in start order. */
+export function appServices(settings: ModelSettings): AppService[] {
+  const common = (port: number): Record<string, EnvSource> => ({
+    PORT: value(String(port)),
+    LOG_LEVEL: value(settings.logLevel),
+    SERVICE_ADDRESS: { kind: 'instance-address' },
+    CONSUL_HTTP_ADDR: { kind: 'endpoint', endpoint: 'consul-http' },
+    CONSUL_HTTP_TOKEN: { kind: 'secret', secret: 'consul-token' },
+    OTEL_EXPORTER_OTLP_ENDPOINT: { kind: 'endpoint', endpoint: 'otlp-http' },
+    DRAIN_DELAY_MS: value(String(DRAIN_DELAY_MS)),
+    SHUTDOWN_TIMEOUT_MS: value(String(SHUTDOWN_TIMEOUT_MS)),
+  })
+  const base = (name: AppServiceName, port: number) => ({
+    name,
+    port,
+    replicas: settings.replicas[name],
+    probes: {
+      liveness: probe('/health/live', 3),
+      readiness: probe('/health/ready', 3),
+      // Migrations run at start under an advisory lock: allow a minute.
+      startup: probe('/health/ready', 12),
+    },
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+    shutdown: {
+      drainDelayMs: DRAIN_DELAY_MS,
+      timeoutMs: SHUTDOWN_TIMEOUT_MS,
+      gracePeriodSeconds: SHUTDOWN_TIMEOUT_MS / 1000 + 5,
+      preStopSeconds: DRAIN_DELAY_MS / 1000,
+    },
+    metricsPath: '/metrics',
+    // Node and its libraries (undici, the OpenTelemetry exporter) write temporary files only here.
+    scratchPaths: ['/tmp'],
+  })
+  return [
+    {
+      ...base('user-service', 3001),
+      env: { ...common(3001), DATABASE_URL: { kind: 'secret', secret: 'database-url' } },
+      dependsOn: ['database', 'discovery', 'tracing', 'logging'],
+      database: { name: 'users', role: 'user_service' },
+    },
+    {
+      ...base('order-service', 3002),
+      env: { ...common(3002), DATABASE_URL: { kind: 'secret', secret: 'database-url' } },
+      dependsOn: ['database', 'discovery', 'tracing', 'logging', 'user-service'],
+      database: { name: 'orders', role: 'order_service' },
+    },
+    {
+      ...base('gateway', 3000),
+      env: {
+        ...common(3000),
+        // Behind Traefik: X-Forwarded-For carries the client, so rate limiting keys on it.
+        TRUST_PROXY: value('true'),
+        ROUTER_RULE: value(GATEWAY_ROUTER_RULE),
+      },
+      dependsOn: ['discovery', 'tracing', 'logging', 'user-service', 'order-service'],
+      ingress: { routerRule: GATEWAY_ROUTER_RULE },
+    },
+  ]
+}
+
+function value(text: string): EnvSource {
+  return { kind: 'value', value: text }
+}
+
+/** Every secret a service's environment refers to. */
+export function secretsOf(service: AppService): SecretName[] {
+  return [...new Set(Object.values(service.env).flatMap((source) => (source.kind === 'secret' ? [source.secret] : [])))]
+}
+
+/** `500m` → 0.5, `2` → 2. */
+export function cpuCores(quantity: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(quantity)
+  if (match === null) throw new Error(`cpu quantity must be like 500m or 2 (got ${JSON.stringify(quantity)})`)
+  return match[2] === 'm' ? Number(match[1]) / 1000 : Number(match[1])
+}
+
+/** `256Mi` → 256, `1Gi` → 1024 (MiB, as Docker's memory limit takes it). */
+export function mebibytes(quantity: string): number {
+  const match = /^([0-9]+)(Mi|Gi)$/.exec(quantity)
+  if (match === null) throw new Error(`memory quantity must be like 256Mi or 1Gi (got ${JSON.stringify(quantity)})`)
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1)
+}

@@ -1,0 +1,66 @@
+// The service model: what both renderers read.
+import { describe, expect, it } from 'vitest'
+import { gatewayEnv } from '../../services/gateway/src/config.ts'
+import { configProperties as orderEnv } from '../../services/order-service/src/config.ts'
+import { configProperties as userEnv } from '../../services/user-service/src/config.ts'
+import { appServices, cpuCores, mebibytes, secretsOf } from '../model.ts'
+
+const services = appServices({ replicas: { 'user-service': 2, 'order-service': 3, gateway: 1 }, logLevel: 'debug' })
+const byName = Object.fromEntries(services.map((service) => [service.name, service]))
+
+describe('appServices', () => {
+  it('describes the three services on their ports with the replicas asked for', () => {
+    expect(services.map((service) => [service.name, service.port, service.replicas])).toEqual([
+      ['user-service', 3001, 2],
+      ['order-service', 3002, 3],
+      ['gateway', 3000, 1],
+    ])
+  })
+
+  it("names only variables each service's own schema declares", () => {
+    const schemas = { 'user-service': userEnv, 'order-service': orderEnv, gateway: gatewayEnv }
+    for (const service of services) {
+      for (const key of Object.keys(service.env)) expect(Object.keys(schemas[service.name]), `${service.name}: ${key}`).toContain(key)
+    }
+  })
+
+  it('lists the secrets each service needs: a Consul token for all, a database URL for the data services', () => {
+    expect(secretsOf(byName['user-service']!).sort()).toEqual(['consul-token', 'database-url'])
+    expect(secretsOf(byName.gateway!)).toEqual(['consul-token'])
+    expect(byName['order-service']!.database).toEqual({ name: 'orders', role: 'order_service' })
+  })
+
+  it('keeps the grace period above the in-service shutdown deadline, which is above the drain delay', () => {
+    for (const service of services) {
+      expect(service.shutdown.gracePeriodSeconds * 1000).toBeGreaterThan(service.shutdown.timeoutMs)
+      expect(service.shutdown.timeoutMs).toBeGreaterThan(service.shutdown.drainDelayMs)
+      expect(service.env.DRAIN_DELAY_MS).toEqual({ kind: 'value', value: String(service.shutdown.drainDelayMs) })
+    }
+  })
+
+  it('publishes only the gateway at the edge, with the router rule it registers', () => {
+    expect(services.filter((service) => service.ingress !== undefined).map((service) => service.name)).toEqual(['gateway'])
+    expect(byName.gateway!.env.ROUTER_RULE).toEqual({ kind: 'value', value: byName.gateway!.ingress!.routerRule })
+  })
+
+  it('orders services so each depends only on ones declared before it', () => {
+    const seen = new Set<string>()
+    for (const service of services) {
+      for (const dependency of service.dependsOn) {
+        if (byName[dependency] !== undefined) expect(seen.has(dependency), `${service.name} after ${dependency}`).toBe(true)
+      }
+      seen.add(service.name)
+    }
+  })
+})
+
+describe('quantities', () => {
+  it('converts Kubernetes quantities to what Docker takes', () => {
+    expect(cpuCores('500m')).toBe(0.5)
+    expect(cpuCores('2')).toBe(2)
+    expect(mebibytes('256Mi')).toBe(256)
+    expect(mebibytes('1Gi')).toBe(1024)
+    expect(() => mebibytes('256MB')).toThrow(/256Mi or 1Gi/)
+    expect(() => cpuCores('half')).toThrow(/500m or 2/)
+  })
+})

@@ -1,0 +1,154 @@
+// Runs the Pulumi program under mocks: the stack config from a Pulumi.<stack>.yaml (or given
+// inline), `setMocks` first, then the program imported, then every registration captured.
+import { readFileSync } from 'node:fs'
+import * as pulumi from '@pulumi/pulumi'
+import { parse } from 'yaml'
+
+export const PROJECT = 'microservice-platform'
+
+/** Pulumi's marker of a secret value inside mock inputs. */
+const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270'
+const SIG_KEY = '4dabf18193072939515e22adb298388d'
+
+export interface CapturedResource {
+  readonly type: string
+  readonly name: string
+  /** Inputs as the engine received them; secret values stay wrapped (see `isSecretValue`). */
+  readonly inputs: Record<string, unknown>
+}
+
+export interface CapturedCall {
+  readonly token: string
+  readonly inputs: Record<string, unknown>
+}
+
+export interface StackConfigInput {
+  /** `<project>:<key>` → value as Pulumi hands it over (strings; objects as JSON). */
+  readonly config: Record<string, string>
+  readonly secretKeys: string[]
+}
+
+/**
+ * Reads `Pulumi.<stack>.yaml` the way the CLI hands config to a program: every value a string,
+ * structured values as JSON, `secure:` values listed as secret keys (their plaintext replaced by
+ * `extraSecrets`, since the test cannot decrypt them).
+ */
+export function stackConfigFile(path: string | URL, extraSecrets: Record<string, string> = {}): StackConfigInput {
+  const document = parse(readFileSync(path, 'utf8')) as { config?: Record<string, unknown> } | null
+  const config: Record<string, string> = {}
+  const secretKeys: string[] = []
+  for (const [key, value] of Object.entries(document?.config ?? {})) {
+    if (typeof value === 'object' && value !== null && 'secure' in value) {
+      secretKeys.push(key)
+      config[key] = extraSecrets[key] ?? 'decrypted-in-test'
+    } else {
+      config[key] = typeof value === 'string' ? value : JSON.stringify(value)
+    }
+  }
+  for (const [key, value] of Object.entries(extraSecrets)) {
+    if (!(key in config)) {
+      config[key] = value
+      secretKeys.push(key)
+    }
+  }
+  return { config, secretKeys }
+}
+
+export interface ProgramRun {
+  readonly resources: CapturedResource[]
+  readonly calls: CapturedCall[]
+  /** The program module: its exports are the stack outputs. */
+  readonly program: Record<string, unknown>
+}
+
+/** What the mocked engine answers for a resource: its inputs, plus what the provider would add. */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case 'consul:index/aclToken:AclToken':
+      return { ...inputs, accessorId: `${name}-accessor` }
+    case 'random:index/randomPassword:RandomPassword':
+      return { ...inputs, result: `${name}-password` }
+    case 'random:index/randomUuid:RandomUuid':
+      return { ...inputs, result: `${name}-uuid` }
+    case 'docker:index/container:Container':
+      return { ...inputs, exitCode: 0 }
+    case 'docker:index/image:Image':
+      return { ...inputs, repoDigest: `${String(inputs.imageName)}@sha256:${'0'.repeat(64)}` }
+    default:
+      return inputs
+  }
+}
+
+/**
+ * Sets config and mocks, imports the program, and waits until every registration has arrived.
+ * `entry` is the module to import, default infra/index.ts.
+ */
+export async function runProgram(stack: string, input: StackConfigInput, entry = '../../index.ts'): Promise<ProgramRun> {
+  const resources: CapturedResource[] = []
+  const calls: CapturedCall[] = []
+  pulumi.runtime.setAllConfig(input.config, input.secretKeys)
+  await pulumi.runtime.setMocks(
+    {
+      newResource: ({ type, name, inputs }) => {
+        resources.push({ type, name, inputs })
+        return { id: `${name}-id`, state: mockState(type, name, inputs) }
+      },
+      call: ({ token, inputs }) => {
+        calls.push({ token, inputs })
+        if (token === 'consul:index/getAclTokenSecretId:getAclTokenSecretId') {
+          return { accessorId: inputs.accessorId, secretId: `secret-of-${String(inputs.accessorId)}`, id: inputs.accessorId }
+        }
+        throw new Error(`unmocked call ${token}`)
+      },
+    },
+    PROJECT,
+    stack,
+    false,
+  )
+  const program = (await import(entry)) as Record<string, unknown>
+  await settled(() => resources.length + calls.length)
+  return { resources, calls, program }
+}
+
+/** Resolves when `count()` has not changed for a while: the program has nothing left to register. */
+async function settled(count: () => number): Promise<void> {
+  let last = -1
+  let quietFor = 0
+  while (quietFor < 300) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const now = count()
+    quietFor = now === last ? quietFor + 50 : 0
+    last = now
+  }
+}
+
+/** The resolved value of an Output. */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((value) => resolve(value)))
+}
+
+/** Whether a captured input was sent as a secret. */
+export function isSecretValue(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG
+}
+
+/** A captured input with the secret wrapper (if any) removed. */
+export function plain<T = unknown>(value: unknown): T {
+  return (isSecretValue(value) ? (value as { value: unknown }).value : value) as T
+}
+
+export function byType(resources: readonly CapturedResource[], type: string): CapturedResource[] {
+  return resources.filter((resource) => resource.type === type)
+}
+
+export function named(resources: readonly CapturedResource[], type: string, name: string): CapturedResource {
+  const found = resources.find((resource) => resource.type === type && resource.name === name)
+  if (found === undefined) throw new Error(`no ${type} named ${name}; have ${byType(resources, type).map((resource) => resource.name).join(', ')}`)
+  return found
+}
+
+/** A container's environment as a map (values unwrapped). */
+export function envOf(container: CapturedResource): Record<string, string> {
+  const entries = plain<string[]>(container.inputs.envs) ?? []
+  return Object.fromEntries(entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))
+}

@@ -1,0 +1,71 @@
+import rateLimit from '@fastify/rate-limit'
+import { createService, type App, type ServiceOptions } from '@platform/kit'
+import type { LogLevel } from 'fastify'
+import type { Config } from './config.ts'
+import { logCompleted } from './plugins/access-log.ts'
+import proxy from './plugins/proxy.ts'
+import securityHeaders from './plugins/security-headers.ts'
+import aggregateRoutes from './routes/aggregate/index.ts'
+
+export interface BuildOptions {
+  readonly config: Config
+  /** pino options or `false`; defaults to ECS JSON at `LOG_LEVEL`. */
+  readonly logger?: ServiceOptions['logger']
+}
+
+/**
+ * Builds the gateway: the kit's plumbing, security headers, per-client rate limiting, the
+ * `/users` and `/orders` proxies and the `/users/:id/orders` aggregate. Never listens.
+ */
+export function buildApp(options: BuildOptions): App {
+  const { config } = options
+  const app = createService({
+    name: 'gateway',
+    config,
+    logger: options.logger,
+    trustProxy: config.TRUST_PROXY,
+    upstreams: {
+      'user-service': { urls: config.USER_SERVICE_URLS, variable: 'USER_SERVICE_URLS' },
+      'order-service': { urls: config.ORDER_SERVICE_URLS, variable: 'ORDER_SERVICE_URLS' },
+    },
+  })
+
+  app.register(securityHeaders)
+
+  // Global, so every route declared after this is limited; the kit's /health and /metrics opt
+  // out with `config.rateLimit: false`. Keyed on request.ip: the client's, with TRUST_PROXY.
+  // The x-ratelimit-* headers go on the 429 only (with Retry-After), not on every answer.
+  app.register(rateLimit, {
+    global: true,
+    max: config.RATE_LIMIT_MAX,
+    timeWindow: config.RATE_LIMIT_WINDOW_MS,
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+  })
+
+  // startTelemetry (src/telemetry.ts) turns tracing on exactly when this is set.
+  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined
+
+  // The API routes: Fastify's `logLevel` register option quiets its per-request lines on them,
+  // and with LOG_REQUESTS one access line per request is written at completion instead.
+  app.register(
+    async function api(scope) {
+      if (config.LOG_REQUESTS) scope.addHook('onResponse', logCompleted)
+      await scope.register(proxy, {
+        routes: [
+          { prefix: '/users', service: 'user-service' },
+          { prefix: '/orders', service: 'order-service' },
+        ],
+        trustProxy: config.TRUST_PROXY,
+        tracing,
+      })
+      await scope.register(aggregateRoutes, { tracing })
+    },
+    { logLevel: quietLevel(config.LOG_LEVEL) },
+  )
+  return app
+}
+
+/** `warn`, or quieter if LOG_LEVEL is. */
+function quietLevel(level: Config['LOG_LEVEL']): LogLevel {
+  return level === 'error' || level === 'fatal' || level === 'silent' ? level : 'warn'
+}

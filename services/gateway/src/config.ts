@@ -1,0 +1,37 @@
+import { loadConfig, portEnv, serviceEnv, upstreamEnv } from '@platform/kit'
+import Type, { type Static, type TObject } from 'typebox'
+
+/** The gateway's environment: the shared groups plus its own routing and protection knobs. */
+export const gatewayEnv = {
+  ...serviceEnv,
+  ...portEnv(3000),
+  ...upstreamEnv,
+  ORDER_SERVICE_URLS: Type.Optional(
+    Type.String({
+      pattern: '^\\s*https?://[^\\s,]+(\\s*,\\s*https?://[^\\s,]+)*\\s*$',
+      description: 'static order-service instances, comma separated (when Consul is not configured)',
+    }),
+  ),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 6000, description: 'requests per window per client IP' }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000, description: 'rate limit window' }),
+  ROUTER_RULE: Type.String({
+    minLength: 1,
+    default: 'PathPrefix(`/`)',
+    description: 'Traefik router rule, published as a Consul tag',
+  }),
+  TRUST_PROXY: Type.Boolean({
+    default: false,
+    description: 'trust X-Forwarded-* from the peer (true behind Traefik, so rate limiting keys on the client IP)',
+  }),
+  LOG_REQUESTS: Type.Boolean({
+    default: true,
+    description: 'one access log line per API request, at completion (false: only warnings and errors)',
+  }),
+}
+
+export type Config = Static<TObject<typeof gatewayEnv>>
+
+/** Reads and validates the gateway's environment; throws a one-line ConfigError. */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfig(gatewayEnv, env)
+}

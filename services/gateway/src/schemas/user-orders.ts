@@ -1,0 +1,35 @@
+import Type, { type Static } from 'typebox'
+
+/** A user as user-service returns it. */
+export const User = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  email: Type.String(),
+  createdAt: Type.String(),
+})
+
+/** An order as order-service returns it. */
+export const Order = Type.Object({
+  id: Type.Integer(),
+  userId: Type.Integer(),
+  item: Type.String(),
+  price: Type.Number(),
+  quantity: Type.Integer(),
+  createdAt: Type.String(),
+})
+
+export const UserWithOrders = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  email: Type.String(),
+  createdAt: Type.String(),
+  orders: Type.Array(Order),
+})
+
+export const UserIdParams = Type.Object(
+  { id: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'user id' }) },
+  { additionalProperties: false },
+)
+
+export type User = Static<typeof User>
+export type Order = Static<typeof Order>

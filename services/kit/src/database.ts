@@ -1,0 +1,204 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import pg from 'pg'
+import { Gauge } from 'prom-client'
+
+export interface QueryResult<R> {
+  readonly rows: R[]
+  readonly rowCount: number
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>
+}
+
+/**
+ * One SQL dialect, two engines: PostgreSQL through a `pg` pool when a URL is configured, and
+ * PGlite (PostgreSQL compiled to WASM, in memory or in a directory) otherwise. Repositories see
+ * only this interface, so the same SQL runs in production and in `npm run dev`.
+ */
+export interface Database extends Queryable {
+  readonly engine: 'postgres' | 'pglite'
+  /** Runs `work` in one transaction; rolls back when it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>
+  ping(): Promise<void>
+  /** Connections in the pool; PGlite has one. */
+  poolStats(): { readonly total: number; readonly idle: number; readonly waiting: number }
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  /** `postgres://` URL; when absent the embedded engine is used. */
+  readonly url?: string
+  readonly poolMax?: number
+  /** PGlite data directory; in memory when absent. */
+  readonly dataDir?: string
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.url ? openPostgres(options.url, options.poolMax ?? 10) : openPglite(options.dataDir)
+}
+
+async function openPostgres(url: string, max: number): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5000,
+    application_name: 'platform',
+  })
+  // An idle client that loses its server emits here; without a listener the process would die.
+  pool.on('error', () => {})
+  const database: Database = {
+    engine: 'postgres',
+    async query<R>(text: string, params?: readonly unknown[]) {
+      const result = await pool.query(text, params as unknown[] | undefined)
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length }
+    },
+    async transaction<T>(work: (tx: Queryable) => Promise<T>) {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const result = await work({
+          async query<R>(text: string, params?: readonly unknown[]) {
+            const r = await client.query(text, params as unknown[] | undefined)
+            return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length }
+          },
+        })
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw error
+      } finally {
+        client.release()
+      }
+    },
+    async ping() {
+      await pool.query('SELECT 1')
+    },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => pool.end(),
+  }
+  await database.ping()
+  return database
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  // Loaded on demand: production images talk to PostgreSQL and never pay for the WASM build.
+  const { PGlite } = await import('@electric-sql/pglite')
+  const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create()
+  const wrap = (result: { rows: unknown[]; rowCount?: number; affectedRows?: number }) => ({
+    rows: result.rows,
+    rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,
+  })
+  return {
+    engine: 'pglite',
+    async query<R>(text: string, params?: readonly unknown[]) {
+      return wrap(await db.query(text, params as unknown[] | undefined)) as QueryResult<R>
+    },
+    transaction<T>(work: (tx: Queryable) => Promise<T>) {
+      return db.transaction((tx) =>
+        work({
+          async query<R>(text: string, params?: readonly unknown[]) {
+            return wrap(await tx.query(text, params as unknown[] | undefined)) as QueryResult<R>
+          },
+        }),
+      )
+    },
+    async ping() {
+      await db.query('SELECT 1')
+    },
+    poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
+    close: () => db.close(),
+  }
+}
+
+export interface Migration {
+  /** Ordered and never reused: applied migrations are recorded by id. */
+  readonly id: number
+  readonly name: string
+  /** One or more statements; use `$1`-free SQL (it runs as a plain script). */
+  readonly sql: string
+}
+
+/**
+ * Applies the migrations not yet recorded for `owner`, in one transaction under an advisory
+ * lock, so replicas starting together neither race nor apply anything twice. Returns the
+ * ids applied now.
+ */
+export async function migrate(database: Database, owner: string, migrations: readonly Migration[]): Promise<number[]> {
+  return database.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['schema_migrations'])
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         owner text NOT NULL,
+         id integer NOT NULL,
+         name text NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (owner, id)
+       )`,
+    )
+    const done = await tx.query<{ id: number }>('SELECT id FROM schema_migrations WHERE owner = $1', [owner])
+    const applied = new Set(done.rows.map((row) => Number(row.id)))
+    const now: number[] = []
+    for (const migration of [...migrations].sort((a, b) => a.id - b.id)) {
+      if (applied.has(migration.id)) continue
+      for (const statement of splitStatements(migration.sql)) await tx.query(statement)
+      await tx.query('INSERT INTO schema_migrations (owner, id, name) VALUES ($1, $2, $3)', [owner, migration.id, migration.name])
+      now.push(migration.id)
+    }
+    return now
+  })
+}
+
+/** Statements are separated by `;` at the end of a line; migrations keep to that shape. */
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*$/m)
+    .map((statement) => statement.trim())
+    .filter((statement) => statement !== '')
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Database
+  }
+}
+
+export interface DatabasePluginOptions extends DatabaseOptions {
+  /** Owner name in `schema_migrations`, usually the service name. */
+  readonly owner: string
+  readonly migrations: readonly Migration[]
+  /** An already open database (tests share one); it is not closed with the app. */
+  readonly database?: Database
+}
+
+/** Opens the database, migrates it, checks it for readiness and reports pool gauges. */
+async function databasePlugin(app: FastifyInstance, options: DatabasePluginOptions) {
+  const database = options.database ?? (await openDatabase(options))
+  if (!options.database) app.addHook('onClose', () => database.close())
+  const applied = await migrate(database, options.owner, options.migrations)
+  app.log.info({ engine: database.engine, migrations: applied }, 'database ready')
+  app.decorate('db', database)
+  app.health.addCheck('database', () => database.ping())
+
+  new Gauge({
+    name: 'db_pool_connections',
+    help: 'Database pool connections by state',
+    labelNames: ['state'] as const,
+    registers: [app.metrics],
+    collect() {
+      const stats = database.poolStats()
+      this.set({ state: 'total' }, stats.total)
+      this.set({ state: 'idle' }, stats.idle)
+      this.set({ state: 'waiting' }, stats.waiting)
+    },
+  })
+}
+
+export default fp(databasePlugin, {
+  name: 'platform-database',
+  fastify: '5.x',
+  dependencies: ['platform-health', 'platform-metrics'],
+})

@@ -1,0 +1,114 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import Type from 'typebox'
+
+/** The body of every error response, in every service. */
+export const ErrorBody = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    message: Type.String(),
+    field: Type.Optional(Type.String({ description: 'the offending field, as body.email or params.id' })),
+  },
+  { $id: 'ErrorBody', additionalProperties: false },
+)
+
+/** How long the rest of a body over the limit is read (and discarded) after the 413. */
+const BODY_DRAIN_MS = 10_000
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+}
+
+interface ValidationIssue {
+  readonly instancePath: string
+  readonly keyword: string
+  readonly message?: string
+  readonly params: Record<string, unknown>
+}
+
+/**
+ * Turns Ajv's first issue into `body.price must be >= 0`: the field is named with its
+ * location, so a client knows what to fix without reading a schema.
+ */
+export function describeValidation(context: string, issue: ValidationIssue): { field: string; message: string } {
+  const path = issue.instancePath.split('/').filter(Boolean).join('.')
+  const base = path ? `${context}.${path}` : context
+  switch (issue.keyword) {
+    case 'required':
+      return { field: `${base}.${String(issue.params.missingProperty)}`, message: 'is required' }
+    case 'additionalProperties':
+      return { field: `${base}.${String(issue.params.additionalProperty)}`, message: 'is not allowed' }
+    case 'pattern':
+      // The regular expression means nothing to a client.
+      return { field: base, message: 'contains characters or a shape that is not allowed' }
+    default:
+      return { field: base, message: issue.message ?? 'is invalid' }
+  }
+}
+
+function errorsPlugin(app: FastifyInstance) {
+  app.addSchema(ErrorBody)
+
+  app.setErrorHandler((error: FastifyError & { field?: string }, request, reply) => {
+    if (error.validation && error.validation.length > 0) {
+      const { field, message } = describeValidation(error.validationContext ?? 'request', error.validation[0] as ValidationIssue)
+      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `${field} ${message}`, field })
+    }
+    const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+    if (statusCode >= 500 && statusCode !== 503) {
+      request.log.error({ err: error }, 'request failed')
+      return reply.code(statusCode).send({ statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message: 'Internal error; see the service log with this request id' })
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      // Fastify asks for the connection to close, as the client may still be sending. Closing
+      // with unread bytes makes the kernel reset the connection, and a client still uploading
+      // (a chunked body past the limit) then often gets a write error (EPIPE) instead of this
+      // 413. Kept open, Node reads and discards the rest of the body, as it does for every
+      // request answered before its body was read; a client still sending after
+      // BODY_DRAIN_MS has its connection closed.
+      reply.removeHeader('connection')
+      const raw = request.raw
+      setTimeout(() => {
+        if (!raw.complete) raw.socket.destroy()
+      }, BODY_DRAIN_MS).unref()
+    }
+    if (statusCode >= 500) request.log.warn({ err: error }, 'request rejected')
+    else request.log.info({ err: { message: error.message, code: error.code } }, 'request rejected')
+    // 4xx and 503 messages are written for clients: ours name the field or id, Fastify's
+    // name the problem (FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_BODY_TOO_LARGE, ...).
+    const body: Record<string, unknown> = { statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message: error.message }
+    if (error.field !== undefined) body.field = error.field
+    return reply.code(statusCode).send(body)
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${request.method} ${request.url.split('?')[0]}` })
+  })
+}
+
+export default fp(errorsPlugin, { name: 'platform-errors', fastify: '5.x' })
+
+/** An error whose message is safe for clients; `field` names what was wrong. */
+export class HttpError extends Error {
+  readonly statusCode: number
+  readonly field?: string
+  constructor(statusCode: number, message: string, field?: string) {
+    super(message)
+    this.statusCode = statusCode
+    if (field !== undefined) this.field = field
+  }
+}
+
+export const notFound = (what: string, field?: string) => new HttpError(404, `${what} not found`, field)

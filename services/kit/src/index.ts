@@ -1,0 +1,20 @@
+export { ConfigError, databaseEnv, loadConfig, portEnv, serviceEnv, upstreamEnv, urlList, type ServiceEnv } from './config.ts'
+export {
+  default as databasePlugin,
+  migrate,
+  openDatabase,
+  type Database,
+  type DatabaseOptions,
+  type Migration,
+  type Queryable,
+  type QueryResult,
+} from './database.ts'
+export { type Discovery } from './discovery-plugin.ts'
+export { ConsulClient, instanceId, staticResolver, type Registration, type Resolver, type ServiceInstance } from './discovery/index.ts'
+export { describeValidation, ErrorBody, HttpError, notFound } from './errors.ts'
+export { type Health, type ReadinessCheck } from './health.ts'
+export { loggerOptions, requestId } from './logger.ts'
+export { LATENCY_BUCKETS } from './metrics.ts'
+export { main, runService, type RunOptions } from './server.ts'
+export { createService, type App, type ServiceConfig, type ServiceOptions } from './service.ts'
+export { Upstream, UpstreamUnavailableError, type UpstreamRequest, type UpstreamResponse } from './upstream/index.ts'

@@ -1,0 +1,124 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler'
+import underPressure from '@fastify/under-pressure'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import { urlList, type ServiceEnv } from './config.ts'
+import discovery, { type StaticList } from './discovery-plugin.ts'
+import errors, { HttpError } from './errors.ts'
+import health from './health.ts'
+import { loggerOptions, requestId } from './logger.ts'
+import metrics from './metrics.ts'
+
+/** A Fastify instance typed by the TypeBox schemas of its routes. */
+export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
+
+/** The part of a service's configuration the shared plumbing reads. */
+export type ServiceConfig = ServiceEnv & {
+  readonly UPSTREAM_TRY_TIMEOUT_MS?: number
+  readonly UPSTREAM_MAX_TRIES?: number
+  readonly UPSTREAM_EJECT_AFTER?: number
+  readonly UPSTREAM_EJECTION_MS?: number
+}
+
+export interface ServiceOptions {
+  /** Service name: Consul service, `service.name` in logs and traces, `service` metric label. */
+  readonly name: string
+  readonly config: ServiceConfig
+  /** pino options or `false`; defaults to ECS JSON at `LOG_LEVEL`. */
+  readonly logger?: FastifyServerOptions['logger']
+  /** Static instance lists by service name, used when Consul is not configured. */
+  readonly upstreams?: Readonly<Record<string, { readonly urls: string | undefined; readonly variable: string }>>
+  /** Fastify's `trustProxy`: believe the peer's X-Forwarded-* (a service behind Traefik). Default false. */
+  readonly trustProxy?: boolean
+}
+
+/**
+ * Query strings, params and headers are text, so they are coerced to the schema's types; a JSON
+ * body already has types, so `{"price": "12"}` is a 400, not a silent conversion.
+ */
+const strictBodies: ValidatorFactory = (externalSchemas, options) => {
+  const coercing = AjvCompiler()(externalSchemas, options)
+  const strict = AjvCompiler()(externalSchemas, { ...options, mode: undefined, customOptions: { ...options?.customOptions, coerceTypes: false } } as typeof options)
+  return (route) => (route.httpPart === 'body' ? strict : coercing)(route)
+}
+
+/**
+ * Builds a Fastify instance with the plumbing every service shares: ECS logging with request
+ * ids, one error format, metrics, health probes, load shedding and discovery. It never listens;
+ * `runService` does.
+ */
+export function createService(options: ServiceOptions): App {
+  const { config } = options
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions({ service: options.name, level: config.LOG_LEVEL }),
+    genReqId: requestId,
+    trustProxy: options.trustProxy ?? false,
+    logController: new LogController({ requestIdLogLabel: 'http.request.id' }),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    // A request must arrive within the keep-alive window plus a little, never hang forever.
+    requestTimeout: 30_000,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    ajv: {
+      // Unknown properties are rejected with 400 naming them, never silently dropped.
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
+    schemaController: { compilersFactory: { buildValidator: strictBodies } },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  // Ajv coerces "1e400" or "Infinity" in a query string or path to Infinity, which then slips
+  // past minimum and maximum: refuse it on the routes that declare such schemas.
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as { querystring?: unknown; params?: unknown } | undefined
+    if (schema?.querystring === undefined && schema?.params === undefined) return
+    const existing = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]
+    route.preHandler = [rejectNonFinite, ...existing]
+  })
+
+  app.register(errors)
+  app.register(metrics, { service: options.name })
+  app.register(health)
+  app.register(underPressure, {
+    maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
+    retryAfter: 5,
+    message: `${options.name} is overloaded; retry later`,
+  })
+  const staticLists: Record<string, StaticList> = {}
+  for (const [service, list] of Object.entries(options.upstreams ?? {})) {
+    staticLists[service] = { urls: urlList(list.urls), variable: list.variable }
+  }
+  app.register(discovery, {
+    ...(config.CONSUL_HTTP_ADDR ? { consul: { address: config.CONSUL_HTTP_ADDR, token: config.CONSUL_HTTP_TOKEN } } : {}),
+    staticLists,
+    upstream: {
+      tryTimeoutMs: config.UPSTREAM_TRY_TIMEOUT_MS,
+      maxTries: config.UPSTREAM_MAX_TRIES,
+      ejectAfterFailures: config.UPSTREAM_EJECT_AFTER,
+      ejectionMs: config.UPSTREAM_EJECTION_MS,
+    },
+  })
+  return app
+}
+
+/** The first field of a coerced query or params object holding a non-finite number. */
+
+async function rejectNonFinite(request: FastifyRequest) {
+  const field = nonFinite('querystring', request.query) ?? nonFinite('params', request.params)
+  if (field !== undefined) throw new HttpError(400, `${field} must be a finite number`, field)
+}
+
+function nonFinite(part: string, values: unknown): string | undefined {
+  if (typeof values !== 'object' || values === null) return undefined
+  for (const [key, value] of Object.entries(values)) {
+    const items: unknown[] = Array.isArray(value) ? value : [value]
+    if (items.some((item) => typeof item === 'number' && !Number.isFinite(item))) return `${part}.${key}`
+  }
+  return undefined
+}

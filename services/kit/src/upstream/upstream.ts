@@ -1,0 +1,430 @@
+import type { Readable } from 'node:stream'
+import { Pool, type Dispatcher } from 'undici'
+import type { Resolver, ServiceInstance } from '../discovery/resolver.ts'
+
+export type UpstreamOutcome = 'ok' | 'server_error' | 'connect_error' | 'timeout' | 'no_instance'
+
+export interface UpstreamAttempt {
+  readonly service: string
+  /** The instance id; empty for `no_instance`. */
+  readonly instance: string
+  readonly outcome: UpstreamOutcome
+  /** Until the response headers arrived or the try failed. */
+  readonly seconds: number
+  /** True for every try after the first of a request. */
+  readonly retried: boolean
+}
+
+export interface UpstreamObserver {
+  attempt?(event: UpstreamAttempt): void
+  ejected?(event: { readonly service: string; readonly instance: string }): void
+  instances?(event: { readonly service: string; readonly healthy: number; readonly ejected: number }): void
+}
+
+export interface UpstreamOptions {
+  /** Logical name, used in errors and metric labels. */
+  readonly service: string
+  readonly resolver: Resolver
+  /**
+   * Per try: connecting, then waiting for the response headers, then for each body chunk
+   * (default 2000). Fits request/response APIs, not streams that idle longer than this.
+   * undici enforces the header and body parts with coarse timers (no timer per request), so
+   * they fire up to about a second late.
+   */
+  readonly tryTimeoutMs?: number
+  /** Default 3, each on a different instance when there are several. */
+  readonly maxTries?: number
+  /** Consecutive failures before an instance is ejected (default 3). */
+  readonly ejectAfterFailures?: number
+  /** How long an ejected instance sits out (default 10000; 0 disables ejection). */
+  readonly ejectionMs?: number
+  /** undici Pool size per instance (default 64). */
+  readonly connectionsPerInstance?: number
+  /** Idle keep-alive sockets live this long (default 10000); keep it below the server's keepAliveTimeout. */
+  readonly keepAliveTimeoutMs?: number
+  readonly observer?: UpstreamObserver
+}
+
+export interface UpstreamRequest {
+  readonly method: string
+  /** Path with its query string. */
+  readonly path: string
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>>
+  /** A stream is sent once: requests with one are never retried. */
+  readonly body?: string | Buffer | Readable
+  readonly signal?: AbortSignal
+}
+
+export interface UpstreamResponse {
+  readonly statusCode: number
+  /** Response headers without hop-by-hop ones. */
+  readonly headers: Record<string, string | string[] | undefined>
+  /** undici's body: a Readable with `.json()`, `.text()`, `.dump()`. Consume or dump it to free the socket. */
+  readonly body: Dispatcher.ResponseData['body']
+  readonly instance: ServiceInstance
+}
+
+/** No instance could answer. The message is safe to show clients. */
+export class UpstreamUnavailableError extends Error {
+  readonly statusCode = 503
+  readonly service: string
+
+  constructor(service: string, options?: ErrorOptions) {
+    super(`${service} is unavailable`, options)
+    this.name = 'UpstreamUnavailableError'
+    this.service = service
+  }
+}
+
+/** One instance as the balancer sees it. */
+class Member {
+  instance: ServiceInstance
+  pool: Pool | undefined
+  failures = 0
+  ejected = false
+  /** Left the resolver's list (or the Upstream closed) while requests may still hold it. */
+  retired = false
+  timer: NodeJS.Timeout | undefined
+
+  constructor(instance: ServiceInstance) {
+    this.instance = instance
+  }
+}
+
+// How a failed try ended, which decides whether it may be retried.
+const FATAL = 0 // not the instance's fault (caller aborted, invalid request): rethrow
+const NOT_SENT = 1 // no connection: nothing reached the instance, any request may be retried
+const SOCKET = 2 // the connection broke: the instance may have acted on the request
+const TIMEOUT = 3
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+  // Node's server already answered `100-continue`; undici refuses to send the header.
+  'expect',
+])
+
+const noop = () => {}
+
+/**
+ * Client-side load balancer for one service: round robin over the resolver's instances,
+ * keep-alive pools, retries on another instance, and ejection of failing instances.
+ */
+export class Upstream {
+  readonly #service: string
+  readonly #resolver: Resolver
+  readonly #maxTries: number
+  readonly #ejectAfter: number
+  readonly #ejectionMs: number
+  readonly #poolOptions: Pool.Options
+  readonly #observer: UpstreamObserver | undefined
+  readonly #observeAttempts: boolean
+  readonly #readmit = (member: Member) => this.#endEjection(member)
+  #source: readonly ServiceInstance[] | undefined
+  #members: Member[] = []
+  #byUrl = new Map<string, Member>()
+  #cursor = 0
+  #ejectedCount = 0
+  #closed = false
+
+  constructor(options: UpstreamOptions) {
+    this.#service = options.service
+    this.#resolver = options.resolver
+    this.#maxTries = positive('maxTries', options.maxTries ?? 3)
+    this.#ejectAfter = positive('ejectAfterFailures', options.ejectAfterFailures ?? 3)
+    this.#ejectionMs = options.ejectionMs ?? 10_000
+    const tryTimeoutMs = positive('tryTimeoutMs', options.tryTimeoutMs ?? 2_000)
+    const keepAliveTimeoutMs = positive('keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? 10_000)
+    this.#poolOptions = {
+      connections: positive('connectionsPerInstance', options.connectionsPerInstance ?? 64),
+      keepAliveTimeout: keepAliveTimeoutMs,
+      // Also caps the server's `Keep-Alive: timeout=` hint, so we always close idle sockets first.
+      keepAliveMaxTimeout: keepAliveTimeoutMs,
+      headersTimeout: tryTimeoutMs,
+      bodyTimeout: tryTimeoutMs,
+      connect: { timeout: tryTimeoutMs },
+    }
+    this.#observer = options.observer
+    this.#observeAttempts = options.observer?.attempt !== undefined
+  }
+
+  async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    if (this.#closed) throw new UpstreamUnavailableError(this.#service, { cause: new Error('upstream closed') })
+    const list = this.#resolver.instances()
+    if (list !== this.#source) this.#sync(list)
+    const members = this.#members
+    if (members.length === 0) {
+      if (this.#observeAttempts) this.#attempt('', 'no_instance', 0, false)
+      throw new UpstreamUnavailableError(this.#service)
+    }
+
+    const body = req.body
+    const replayable = body === undefined || typeof body === 'string' || Buffer.isBuffer(body)
+    const idempotent = replayable && isIdempotent(req.method)
+    const options: Dispatcher.RequestOptions = {
+      method: req.method as Dispatcher.HttpMethod,
+      path: req.path,
+      headers: req.headers === undefined ? undefined : forwardHeaders(req.headers),
+      body,
+      signal: req.signal,
+    }
+
+    let index = this.#pick(members, 0, false)
+    let tried = 0
+    for (let attempt = 1; ; attempt++) {
+      const member = members[index]!
+      // A bit per instance tried; beyond 31 instances round robin alone keeps retries apart.
+      if (index < 31) tried |= 1 << index
+      const started = this.#observeAttempts ? performance.now() : 0
+      const retried = attempt > 1
+      let response: Dispatcher.ResponseData
+      try {
+        response = await (member.pool ?? this.#openPool(member)).request(options)
+      } catch (error) {
+        const kind = req.signal?.aborted === true ? FATAL : classify(error)
+        if (kind === FATAL) throw error
+        this.#failed(member)
+        if (this.#observeAttempts) {
+          this.#attempt(member.instance.id, kind === TIMEOUT ? 'timeout' : 'connect_error', started, retried)
+        }
+        if (attempt < this.#maxTries && (idempotent || (kind === NOT_SENT && replayable))) {
+          // A broken connection is worth one more try even on an instance already tried
+          // (a stale keep-alive socket); a timeout is not.
+          const next = this.#pick(members, tried, kind !== TIMEOUT)
+          if (next >= 0) {
+            index = next
+            continue
+          }
+        }
+        throw new UpstreamUnavailableError(this.#service, { cause: error })
+      }
+
+      const status = response.statusCode
+      if (status === 502 || status === 503 || status === 504) this.#failed(member)
+      else if (member.failures !== 0) member.failures = 0
+      if (this.#observeAttempts) {
+        this.#attempt(member.instance.id, status >= 500 ? 'server_error' : 'ok', started, retried)
+      }
+      if (status === 503 && idempotent && attempt < this.#maxTries) {
+        const next = this.#pick(members, tried, false)
+        if (next >= 0) {
+          // Free the socket for reuse before going elsewhere.
+          await response.body.dump().catch(noop)
+          index = next
+          continue
+        }
+      }
+      stripHopByHop(response.headers)
+      return { statusCode: status, headers: response.headers, body: response.body, instance: member.instance }
+    }
+  }
+
+  /** Closes every connection; in-flight requests finish first. The resolver stays open (its owner closes it). */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const pools: Promise<void>[] = []
+    for (const member of this.#members) {
+      this.#retire(member)
+      if (member.pool !== undefined) pools.push(member.pool.close())
+    }
+    this.#members = []
+    this.#byUrl.clear()
+    await Promise.all(pools)
+  }
+
+  /**
+   * Next instance in round-robin order: one not yet tried and not ejected; else, on a retry, an
+   * ejected one not yet tried; else, if `allowTried`, one already tried. On the first try
+   * (`tried` 0) with every instance ejected, the ejected ones serve: better than failing all.
+   * Returns -1 when none fits.
+   */
+  #pick(members: Member[], tried: number, allowTried: boolean): number {
+    const count = members.length
+    const start = this.#cursor % count
+    let ejectedUntried = -1
+    let triedHealthy = -1
+    let triedEjected = -1
+    for (let i = 0; i < count; i++) {
+      const index = start + i < count ? start + i : start + i - count
+      const member = members[index]!
+      if (index < 31 && (tried & (1 << index)) !== 0) {
+        if (member.ejected) {
+          if (triedEjected < 0) triedEjected = index
+        } else if (triedHealthy < 0) triedHealthy = index
+        continue
+      }
+      if (member.ejected) {
+        if (ejectedUntried < 0) ejectedUntried = index
+        continue
+      }
+      this.#cursor = index + 1
+      return index
+    }
+    let chosen = ejectedUntried
+    if (chosen < 0 && allowTried) chosen = triedHealthy >= 0 ? triedHealthy : triedEjected
+    if (chosen >= 0) this.#cursor = chosen + 1
+    return chosen
+  }
+
+  /** Follows the resolver's list: new instances join, gone ones have their pool closed. */
+  #sync(list: readonly ServiceInstance[]): void {
+    this.#source = list
+    const byUrl = new Map<string, Member>()
+    const members: Member[] = []
+    for (const instance of list) {
+      if (byUrl.has(instance.url)) continue
+      let member = this.#byUrl.get(instance.url)
+      if (member === undefined) member = new Member(instance)
+      else member.instance = instance
+      byUrl.set(instance.url, member)
+      members.push(member)
+    }
+    for (const [url, member] of this.#byUrl) {
+      if (byUrl.has(url)) continue
+      this.#retire(member)
+      // Requests still running on it finish; new ones go to the remaining instances.
+      member.pool?.close().catch(noop)
+    }
+    this.#byUrl = byUrl
+    this.#members = members
+    this.#reportInstances()
+  }
+
+  #openPool(member: Member): Pool {
+    const pool = new Pool(member.instance.url, this.#poolOptions)
+    if (member.retired) {
+      // A request still holding a gone instance: it fails as not sent (UND_ERR_CLOSED) and is
+      // retried elsewhere, and no pool is left open behind our back.
+      pool.close().catch(noop)
+      return pool
+    }
+    member.pool = pool
+    return pool
+  }
+
+  #retire(member: Member): void {
+    member.retired = true
+    if (member.ejected) {
+      clearTimeout(member.timer)
+      member.ejected = false
+      this.#ejectedCount -= 1
+    }
+  }
+
+  #failed(member: Member): void {
+    member.failures += 1
+    if (member.ejected || this.#ejectionMs <= 0 || member.failures < this.#ejectAfter) return
+    member.ejected = true
+    // On probation when it returns: one more failure ejects it again.
+    member.failures = this.#ejectAfter - 1
+    this.#ejectedCount += 1
+    member.timer = setTimeout(this.#readmit, this.#ejectionMs, member)
+    member.timer.unref()
+    this.#observer?.ejected?.({ service: this.#service, instance: member.instance.id })
+    this.#reportInstances()
+  }
+
+  #endEjection(member: Member): void {
+    if (!member.ejected) return
+    member.ejected = false
+    this.#ejectedCount -= 1
+    this.#reportInstances()
+  }
+
+  #reportInstances(): void {
+    const ejected = this.#ejectedCount
+    this.#observer?.instances?.({ service: this.#service, healthy: this.#members.length - ejected, ejected })
+  }
+
+  #attempt(instance: string, outcome: UpstreamOutcome, started: number, retried: boolean): void {
+    const seconds = started === 0 ? 0 : (performance.now() - started) / 1000
+    this.#observer!.attempt!({ service: this.#service, instance, outcome, seconds, retried })
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`)
+  return value
+}
+
+function isIdempotent(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'PUT':
+    case 'DELETE':
+      return true
+    default:
+      return false
+  }
+}
+
+function classify(error: unknown): number {
+  switch (errorCode(error)) {
+    case 'ECONNREFUSED':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+    case 'UND_ERR_CLOSED': // the pool was closed under us: the instance left the list
+    case 'UND_ERR_DESTROYED':
+      return NOT_SENT
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ETIMEDOUT':
+    case 'UND_ERR_SOCKET':
+      return SOCKET
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return TIMEOUT
+    default:
+      return FATAL
+  }
+}
+
+function errorCode(error: unknown): unknown {
+  if (typeof error !== 'object' || error === null) return undefined
+  const { code, cause } = error as { code?: unknown; cause?: unknown }
+  if (code !== undefined) return code
+  return typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined
+}
+
+/** The caller's headers as undici's flat [name, value, …] list, minus hop-by-hop ones. */
+function forwardHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): string[] {
+  const out: string[] = []
+  // Names listed in Connection are hop-by-hop too (RFC 9110 §7.6.1); rare beyond keep-alive/close.
+  const connection = headers.connection
+  let listed: string[] | undefined
+  if (typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close') {
+    listed = connection.toLowerCase().split(',').map((token) => token.trim())
+  }
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    const lower = name.toLowerCase()
+    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.includes(lower))) continue
+    if (typeof value === 'string') out.push(name, value)
+    else for (const item of value) out.push(name, item)
+  }
+  return out
+}
+
+function stripHopByHop(headers: Record<string, string | string[] | undefined>): void {
+  // undici lower-cases response header names.
+  if (headers.connection !== undefined) delete headers.connection
+  if (headers['keep-alive'] !== undefined) delete headers['keep-alive']
+  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding']
+  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection']
+  if (headers.upgrade !== undefined) delete headers.upgrade
+  if (headers.trailer !== undefined) delete headers.trailer
+}

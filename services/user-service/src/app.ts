@@ -1,0 +1,28 @@
+import { createService, databasePlugin, type App, type Database, type ServiceOptions } from '@platform/kit'
+import { SERVICE_NAME, type Config } from './config.ts'
+import { migrations } from './migrations.ts'
+import userRoutes from './routes/users/index.ts'
+
+export interface BuildOptions {
+  readonly config: Config
+  /** pino options or `false`; defaults to ECS JSON at `LOG_LEVEL`. */
+  readonly logger?: ServiceOptions['logger']
+  /** An open database to use instead of opening one from the config (tests share one). */
+  readonly database?: Database
+}
+
+/** Builds user-service: the kit's plumbing, its database and the `/users` routes. Never listens. */
+export async function buildApp(options: BuildOptions): Promise<App> {
+  const { config } = options
+  const app = createService({ name: SERVICE_NAME, config, logger: options.logger })
+  await app.register(databasePlugin, {
+    owner: SERVICE_NAME,
+    migrations: migrations({ seed: config.SEED_DATA }),
+    url: config.DATABASE_URL,
+    poolMax: config.DATABASE_POOL_MAX,
+    dataDir: config.DATA_DIR,
+    database: options.database,
+  })
+  await app.register(userRoutes)
+  return app
+}

@@ -1,0 +1,45 @@
+import Type, { type Static } from 'typebox'
+
+/** A PostgreSQL `integer` id: anything larger could never exist, so it is a 400, not a query. */
+export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
+
+// Printable text with at least one non-blank character. Control characters (NUL would make
+// PostgreSQL fail) and unpaired UTF-16 surrogates (not encodable as UTF-8) are refused up front.
+const TEXT_PATTERN = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]+$'
+
+export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: TEXT_PATTERN, description: 'trimmed before it is stored' })
+export const Email = Type.String({ format: 'email', maxLength: 254 })
+
+export const User = Type.Object(
+  {
+    id: Id,
+    name: Type.String(),
+    email: Type.String(),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'User', additionalProperties: false },
+)
+export type User = Static<typeof User>
+
+/** `User` by reference, keeping its static type: routes share the one registered schema. */
+export const UserRef = Type.Unsafe<User>(Type.Ref('User'))
+
+/** The kit's error body (`{statusCode, error, message, field?}`), registered by createService. */
+export const ErrorRef = Type.Ref('ErrorBody')
+
+export const UserParams = Type.Object({ id: Id }, { additionalProperties: false })
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    offset: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 }),
+  },
+  { additionalProperties: false },
+)
+
+export const CreateUser = Type.Object({ name: Name, email: Email }, { additionalProperties: false })
+
+export const UpdateUser = Type.Object(
+  { name: Type.Optional(Name), email: Type.Optional(Email) },
+  { additionalProperties: false, minProperties: 1 },
+)
