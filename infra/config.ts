@@ -252,11 +252,13 @@ export function loadStackConfig(): StackConfig {
   }
 
   const coerced = coerceText({ type: 'object', properties }, input)
+  // Read before Value.Default fills (and mutates) the input.
+  const replicasGiven = servicesWithReplicas(coerced)
   const value = Value.Default(stackConfigSchema, coerced) as Schema
   const first = Value.Errors(stackConfigSchema, value)[0]
   if (first !== undefined) throw new StackConfigError(describeError(prefix, first, value))
   crossChecks(prefix, value)
-  applyTargetDefaults(value, coerced)
+  applyTargetDefaults(value, replicasGiven)
 
   if (value.registryPassword !== undefined && !isConfigSecret(`${prefix}registryPassword`)) {
     throw new StackConfigError(`${prefix}registryPassword must be stored as a secret: pulumi config set --secret registryPassword <password>`)
@@ -284,11 +286,21 @@ export function loadStackConfig(): StackConfig {
  * count left unset means two pods on kubernetes (one can then be drained or evicted while the
  * other serves), one container on docker.
  */
-function applyTargetDefaults(value: Schema, given: unknown): void {
-  const services = (given as { services?: Record<string, { replicas?: unknown } | undefined> } | undefined)?.services ?? {}
+function applyTargetDefaults(value: Schema, replicasGiven: ReadonlySet<string>): void {
   for (const name of Object.keys(value.services) as (keyof Schema['services'])[]) {
-    if (services[name]?.replicas === undefined) value.services[name].replicas = DEFAULT_REPLICAS[value.target]
+    if (!replicasGiven.has(name)) value.services[name].replicas = DEFAULT_REPLICAS[value.target]
   }
+}
+
+/** The services whose replica count the stack config sets. */
+function servicesWithReplicas(input: unknown): Set<string> {
+  const services = (input as { services?: unknown } | undefined)?.services
+  if (typeof services !== 'object' || services === null) return new Set()
+  return new Set(
+    Object.entries(services).flatMap(([name, service]) =>
+      typeof service === 'object' && service !== null && (service as { replicas?: unknown }).replicas !== undefined ? [name] : [],
+    ),
+  )
 }
 
 /**

@@ -44,4 +44,5 @@ export const grafanaDashboardUrls = platform.grafanaDashboardUrls
 export const kibanaUrl = platform.kibanaUrl
 export const jaegerUrl = platform.jaegerUrl
 export const prometheusUrl = platform.prometheusUrl
+export const access = platform.access
 export const credentials = platform.credentials

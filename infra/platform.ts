@@ -24,6 +24,11 @@ export interface PlatformOutputs {
   readonly kibanaUrl?: pulumi.Output<string>
   readonly jaegerUrl?: pulumi.Output<string>
   readonly prometheusUrl?: pulumi.Output<string>
+  /**
+   * How to reach what is not published (kubernetes): name → the exact command to run first,
+   * e.g. the `kubectl port-forward` that makes `grafanaUrl` answer.
+   */
+  readonly access?: pulumi.Output<Record<string, string>>
   /** Generated credentials (a secret output): component → user and password or token. */
   readonly credentials?: pulumi.Output<Credentials>
 }

@@ -10,6 +10,7 @@ import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
 import type { ChartVersions } from '../config.ts'
 import { chartRelease } from './charts.ts'
+import type { NamespaceRef } from './namespaces.ts'
 import { customResource } from './resources.ts'
 
 /** Typed values of the cloudnative-pg/cloudnative-pg chart: the parts this stack sets. */
@@ -32,9 +33,9 @@ export interface OwnedDatabase {
 export interface DatabaseArgs {
   readonly versions: ChartVersions
   /** Namespace of the operator. */
-  readonly operatorNamespace: pulumi.Input<string>
+  readonly operatorNamespace: NamespaceRef
   /** Namespace of the Cluster: the app namespace, where the services read their Secrets. */
-  readonly namespace: string
+  readonly namespace: NamespaceRef
   /** PostgreSQL `major.minor`, the same as dev's image (`images.postgres`). */
   readonly postgresVersion: string
   readonly instances: number
@@ -85,11 +86,11 @@ export class CloudNativePgDatabase extends pulumi.ComponentResource {
     }
     this.operator = chartRelease(
       `${name}-operator`,
-      { chart: 'cloudnativePg', versions: args.versions, releaseName: 'cnpg', namespace: args.operatorNamespace, values },
+      { chart: 'cloudnativePg', versions: args.versions, releaseName: 'cnpg', namespace: args.operatorNamespace.output, values },
       child,
     )
 
-    const host = `${CLUSTER_NAME}-rw.${args.namespace}.svc`
+    const host = `${CLUSTER_NAME}-rw.${args.namespace.name}.svc`
     this.secrets = args.databases.map((database) => {
       const password = new random.RandomPassword(`${name}-${database.role.replace(/_/g, '-')}`, { length: 32, special: false }, child).result
       return new k8s.core.v1.Secret(
@@ -97,7 +98,7 @@ export class CloudNativePgDatabase extends pulumi.ComponentResource {
         {
           metadata: {
             name: databaseSecretName(database.service),
-            namespace: args.namespace,
+            namespace: args.namespace.output,
             // The operator re-reads a managed role's password when its Secret changes.
             labels: { 'cnpg.io/reload': 'true', 'platform.service': database.service },
           },
@@ -119,7 +120,7 @@ export class CloudNativePgDatabase extends pulumi.ComponentResource {
       `${name}-cluster`,
       {
         type: 'postgresql.cnpg.io/v1/Cluster',
-        metadata: { name: CLUSTER_NAME, namespace: args.namespace },
+        metadata: { name: CLUSTER_NAME, namespace: args.namespace.output },
         spec: {
           instances: args.instances,
           imageName: `ghcr.io/cloudnative-pg/postgresql:${args.postgresVersion}`,
@@ -153,7 +154,7 @@ export class CloudNativePgDatabase extends pulumi.ComponentResource {
         `${name}-${database.name}`,
         {
           type: 'postgresql.cnpg.io/v1/Database',
-          metadata: { name: `${CLUSTER_NAME}-${database.name}`, namespace: args.namespace },
+          metadata: { name: `${CLUSTER_NAME}-${database.name}`, namespace: args.namespace.output },
           spec: { name: database.name, owner: database.role, cluster: { name: CLUSTER_NAME }, ensure: 'present' },
           operator: this.operator,
           after: [this.cluster],

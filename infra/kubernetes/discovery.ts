@@ -23,6 +23,7 @@ import type { ChartVersions } from '../config.ts'
 import { serviceRules } from '../docker/discovery.ts'
 import { chartRelease } from './charts.ts'
 import type { ClusterService } from './access.ts'
+import type { NamespaceRef } from './namespaces.ts'
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security.ts'
 
 /** Typed values of the hashicorp/consul chart: the parts this stack sets. */
@@ -63,9 +64,9 @@ export interface ConsulValues {
 export interface DiscoveryArgs {
   readonly versions: ChartVersions
   /** Namespace of Consul. */
-  readonly namespace: pulumi.Input<string>
+  readonly namespace: NamespaceRef
   /** Namespace of the app services: their tokens and the CA certificate are copied there. */
-  readonly appsNamespace: pulumi.Input<string>
+  readonly appsNamespace: NamespaceRef
   /** The Consul image, the same as dev's (`images.consul`). */
   readonly image: string
   /** App services that register themselves. */
@@ -174,12 +175,12 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
     )
     const caCertSecret = new k8s.core.v1.Secret(
       `${name}-ca-cert`,
-      { metadata: { name: CONSUL_CA_SECRET, namespace: args.namespace }, stringData: { 'tls.crt': caCert.certPem } },
+      { metadata: { name: CONSUL_CA_SECRET, namespace: args.namespace.output }, stringData: { 'tls.crt': caCert.certPem } },
       child,
     )
     const caKeySecret = new k8s.core.v1.Secret(
       `${name}-ca-key`,
-      { metadata: { name: CONSUL_CA_KEY_SECRET, namespace: args.namespace }, stringData: { 'tls.key': pulumi.secret(caKey.privateKeyPem) } },
+      { metadata: { name: CONSUL_CA_KEY_SECRET, namespace: args.namespace.output }, stringData: { 'tls.key': pulumi.secret(caKey.privateKeyPem) } },
       child,
     )
 
@@ -187,7 +188,7 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
     this.bootstrapToken = pulumi.secret(bootstrap.result)
     const bootstrapSecret = new k8s.core.v1.Secret(
       `${name}-bootstrap-token`,
-      { metadata: { name: BOOTSTRAP_SECRET, namespace: args.namespace }, stringData: { token: this.bootstrapToken } },
+      { metadata: { name: BOOTSTRAP_SECRET, namespace: args.namespace.output }, stringData: { token: this.bootstrapToken } },
       child,
     )
 
@@ -226,7 +227,7 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
     }
     this.release = chartRelease(
       `${name}-release`,
-      { chart: 'consul', versions: args.versions, releaseName: CONSUL_NAME, namespace: args.namespace, values },
+      { chart: 'consul', versions: args.versions, releaseName: CONSUL_NAME, namespace: args.namespace.output, values },
       { ...child, dependsOn: [caCertSecret, caKeySecret, bootstrapSecret] },
     )
 
@@ -239,7 +240,7 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
     const tokensSecret = new k8s.core.v1.Secret(
       `${name}-app-tokens`,
       {
-        metadata: { name: CLIENT_TOKENS_SECRET, namespace: args.namespace },
+        metadata: { name: CLIENT_TOKENS_SECRET, namespace: args.namespace.output },
         stringData: Object.fromEntries(clients.map((client) => [client.name, client.secretId])),
       },
       child,
@@ -247,7 +248,7 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
     const aclFiles = new k8s.core.v1.ConfigMap(
       `${name}-acl-setup`,
       {
-        metadata: { namespace: args.namespace, labels: { 'app.kubernetes.io/name': 'consul-acl-setup' } },
+        metadata: { namespace: args.namespace.output, labels: { 'app.kubernetes.io/name': 'consul-acl-setup' } },
         data: pulumi
           .all(clients.map((client) => client.accessorId))
           .apply((accessors) => ({
@@ -260,7 +261,7 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
     this.aclJob = new k8s.batch.v1.Job(
       `${name}-acl-setup`,
       {
-        metadata: { namespace: args.namespace, labels: { 'app.kubernetes.io/name': 'consul-acl-setup' } },
+        metadata: { namespace: args.namespace.output, labels: { 'app.kubernetes.io/name': 'consul-acl-setup' } },
         spec: {
           backoffLimit: 6,
           template: {
@@ -274,7 +275,7 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
                   image: args.image,
                   command: ['/bin/sh', '/acl/acl-setup.sh'],
                   env: [
-                    { name: 'CONSUL_HTTP_ADDR', value: pulumi.interpolate`https://${CONSUL_NAME}-server.${args.namespace}.svc:8501` },
+                    { name: 'CONSUL_HTTP_ADDR', value: `https://${CONSUL_NAME}-server.${args.namespace.name}.svc:8501` },
                     { name: 'CONSUL_CACERT', value: '/consul/ca/tls.crt' },
                     { name: 'CONSUL_HTTP_TOKEN', valueFrom: { secretKeyRef: { name: BOOTSTRAP_SECRET, key: 'token' } } },
                     ...clients.map((client) => ({ name: tokenVariable(client.name), valueFrom: { secretKeyRef: { name: CLIENT_TOKENS_SECRET, key: client.name } } })),
@@ -305,20 +306,20 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
       (client) =>
         new k8s.core.v1.Secret(
           `${name}-${client.name}-token`,
-          { metadata: { name: consulTokenSecretName(client.name), namespace: args.appsNamespace }, stringData: { token: client.secretId } },
+          { metadata: { name: consulTokenSecretName(client.name), namespace: args.appsNamespace.output }, stringData: { token: client.secretId } },
           child,
         ),
     )
     appSecrets.push(
       new k8s.core.v1.Secret(
         `${name}-apps-ca-cert`,
-        { metadata: { name: CONSUL_CA_SECRET, namespace: args.appsNamespace }, stringData: { 'tls.crt': caCert.certPem } },
+        { metadata: { name: CONSUL_CA_SECRET, namespace: args.appsNamespace.output }, stringData: { 'tls.crt': caCert.certPem } },
         child,
       ),
     )
     this.appSecrets = appSecrets
     this.clientAddress = `https://$(HOST_IP):${CONSUL_CLIENT_HTTPS_PORT}`
-    this.ui = { namespace: args.namespace, service: `${CONSUL_NAME}-ui`, port: 443, scheme: 'https', path: '/ui/' }
+    this.ui = { namespace: args.namespace.name, service: `${CONSUL_NAME}-ui`, port: 443, scheme: 'https', path: '/ui/' }
     this.registerOutputs({})
   }
 }

@@ -8,6 +8,7 @@ import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
 import type { ChartVersions } from '../config.ts'
 import { chartRelease } from './charts.ts'
+import type { NamespaceRef } from './namespaces.ts'
 import { customResource } from './resources.ts'
 
 /** Typed values of the traefik/traefik chart: the parts this stack sets (the chart's schema refuses unknown keys). */
@@ -30,7 +31,7 @@ export interface TraefikValues {
 export interface EdgeArgs {
   readonly versions: ChartVersions
   /** Namespace of Traefik (and of its dashboard route). */
-  readonly namespace: string
+  readonly namespace: NamespaceRef
   /** Namespaces whose IngressRoutes Traefik reads: the app namespace and its own. */
   readonly watchNamespaces: readonly string[]
   /** api.<domain> reaches the gateway, traefik.<domain> the dashboard. */
@@ -80,7 +81,7 @@ export class TraefikEdge extends pulumi.ComponentResource {
     }
     this.release = chartRelease(
       `${name}-release`,
-      { chart: 'traefik', versions: args.versions, releaseName: TRAEFIK_NAME, namespace: args.namespace, values },
+      { chart: 'traefik', versions: args.versions, releaseName: TRAEFIK_NAME, namespace: args.namespace.output, values },
       { ...child, dependsOn: [args.prometheusOperator] },
     )
 
@@ -90,7 +91,7 @@ export class TraefikEdge extends pulumi.ComponentResource {
     const authSecret = new k8s.core.v1.Secret(
       `${name}-dashboard-auth`,
       {
-        metadata: { name: 'traefik-dashboard-auth', namespace: args.namespace },
+        metadata: { name: 'traefik-dashboard-auth', namespace: args.namespace.output },
         type: 'kubernetes.io/basic-auth',
         stringData: { username: DASHBOARD_USER, password: this.dashboardPassword },
       },
@@ -100,7 +101,7 @@ export class TraefikEdge extends pulumi.ComponentResource {
       `${name}-dashboard-auth`,
       {
         type: 'traefik.io/v1alpha1/Middleware',
-        metadata: { name: 'dashboard-auth', namespace: args.namespace },
+        metadata: { name: 'dashboard-auth', namespace: args.namespace.output },
         spec: { basicAuth: { secret: 'traefik-dashboard-auth', realm: 'traefik', removeHeader: true } },
         operator: this.release,
         after: [authSecret],
@@ -112,7 +113,7 @@ export class TraefikEdge extends pulumi.ComponentResource {
       `${name}-dashboard`,
       {
         type: 'traefik.io/v1alpha1/IngressRoute',
-        metadata: { name: 'traefik-dashboard', namespace: args.namespace },
+        metadata: { name: 'traefik-dashboard', namespace: args.namespace.output },
         spec: {
           entryPoints: [TLS_ENTRYPOINT],
           routes: [

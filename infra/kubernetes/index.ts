@@ -1,15 +1,199 @@
-// The Kubernetes renderer (prod): NOT WRITTEN YET — the next issue. It reads the same
-// RenderInput as the Docker renderer (infra/docker/index.ts): per AppService a Deployment
-// (replicas, the env map with `secret` sources as secretKeyRefs and `instance-address` as the
-// pod IP, liveness/readiness/startup probes, requests/limits, terminationGracePeriodSeconds
-// from shutdown.gracePeriodSeconds), a Service on `port`, and for `ingress` a Traefik route;
-// plus the platform charts. The images are already built and pushed by infra/images.ts.
+// The Kubernetes renderer (prod): the platform on the cluster the stack config names, through an
+// explicit provider. Three namespaces (apps: restricted; observability; system), the supporting
+// systems from their official charts at the pinned versions, their custom resources after their
+// operators, and the app services rendered from the same model as dev's containers. Nothing but
+// the gateway (https://api.<domain>) and the Traefik dashboard (behind a password) is exposed;
+// the outputs give the exact `kubectl port-forward` for every other UI.
+import * as k8s from '@pulumi/kubernetes'
 import * as pulumi from '@pulumi/pulumi'
-import type { PlatformOutputs, RenderInput } from '../platform.ts'
+import type { Credentials, PlatformOutputs, RenderInput } from '../platform.ts'
+import { forwardedUrl, portForwardCommand, type ClusterService } from './access.ts'
+import { CLUSTER_NAME, CloudNativePgDatabase, databaseSecretName, INSTANCE_STATUS_PORT, OPERATOR_POD_LABELS, POSTGRES_PORT } from './database.ts'
+import { CONSUL_CA_SECRET, CONSUL_CLIENT_HTTPS_PORT, CONSUL_NAME, ConsulDiscovery, consulTokenSecretName } from './discovery.ts'
+import { TLS_ENTRYPOINT, TraefikEdge } from './edge.ts'
+import { EckLogging } from './logging.ts'
+import { KubePrometheusStack } from './monitoring.ts'
+import { Namespaces, REGISTRY_PULL_SECRET } from './namespaces.ts'
+import { KubernetesServices } from './services.ts'
+import { JaegerTracing, OTLP_HTTP_PORT } from './tracing.ts'
 
-export function deployKubernetes(input: RenderInput): PlatformOutputs {
-  pulumi.log.warn(
-    `target kubernetes: the Kubernetes renderer is not implemented yet; this update only builds and pushes the ${input.services.length} service images to ${input.config.registry?.server ?? 'the registry'}`,
+/** The version part of a pinned image reference: `docker.elastic.co/...:8.19.13` → `8.19.13`. */
+export function imageVersion(image: string): string {
+  const tag = image.replace(/@sha256:.*$/, '').split(':').pop() ?? ''
+  const match = /^v?([0-9]+\.[0-9]+(?:\.[0-9]+)?)/.exec(tag)
+  if (match === null) throw new Error(`no version in image reference ${JSON.stringify(image)}`)
+  return match[1]!
+}
+
+export function deployKubernetes({ config, services, images }: RenderInput): PlatformOutputs {
+  const k8sConfig = config.kubernetes
+  if (config.registry === undefined) throw new Error('deployKubernetes: the stack config has no registry (loadStackConfig requires one on kubernetes)')
+
+  // Every Kubernetes object goes through this provider (the components hand it to their
+  // children), so the stack file, not the shell's current context, says which cluster.
+  const provider = new k8s.Provider('kubernetes', {
+    ...(k8sConfig.kubeconfig === undefined ? {} : { kubeconfig: k8sConfig.kubeconfig }),
+    ...(k8sConfig.context === undefined ? {} : { context: k8sConfig.context }),
+  })
+  const onCluster: pulumi.ComponentResourceOptions = { providers: { kubernetes: provider } }
+  const { namespace: appsNs, observabilityNamespace: observabilityNs, systemNamespace: systemNs, charts: versions } = k8sConfig
+  const storageClass = k8sConfig.storageClass === undefined ? {} : { storageClass: k8sConfig.storageClass }
+
+  const namespaces = new Namespaces(
+    'namespaces',
+    { apps: appsNs, observability: observabilityNs, system: systemNs, stack: config.stack, registry: config.registry },
+    onCluster,
   )
-  return {}
+  const { apps: appsRef, observability: observabilityRef, system: systemRef } = namespaces.refs
+
+  const tracing = new JaegerTracing('tracing', { versions, namespace: observabilityRef }, onCluster)
+
+  const logging = new EckLogging(
+    'logging',
+    { versions, namespace: observabilityRef, appsNamespace: appsNs, version: imageVersion(config.images.elasticsearch), ...storageClass },
+    onCluster,
+  )
+
+  const monitoring = new KubePrometheusStack(
+    'monitoring',
+    {
+      versions,
+      namespace: observabilityRef,
+      stack: config.stack,
+      elasticsearchUrl: logging.elasticsearchUrl,
+      jaegerUrl: tracing.queryUrl,
+      grafanaLocalPort: config.ports.grafana,
+      after: [logging],
+      ...storageClass,
+    },
+    onCluster,
+  )
+
+  const discovery = new ConsulDiscovery(
+    'consul',
+    {
+      versions,
+      namespace: systemRef,
+      appsNamespace: appsRef,
+      image: config.images.consul,
+      services: services.map((service) => service.name),
+      ...storageClass,
+    },
+    onCluster,
+  )
+
+  const edge = new TraefikEdge(
+    'edge',
+    {
+      versions,
+      namespace: systemRef,
+      watchNamespaces: [appsNs, systemNs],
+      domain: k8sConfig.domain,
+      ...(k8sConfig.tlsSecret === undefined ? {} : { tlsSecret: k8sConfig.tlsSecret }),
+      prometheusOperator: monitoring.release,
+    },
+    onCluster,
+  )
+
+  const database = new CloudNativePgDatabase(
+    'database',
+    {
+      versions,
+      operatorNamespace: systemRef,
+      namespace: appsRef,
+      postgresVersion: imageVersion(config.images.postgres),
+      instances: k8sConfig.databaseInstances,
+      databases: services.flatMap((service) => (service.database === undefined ? [] : [{ service: service.name, ...service.database }])),
+      ...storageClass,
+    },
+    onCluster,
+  )
+
+  const gatewayHost = `api.${k8sConfig.domain}`
+  const apps = new KubernetesServices(
+    'apps',
+    {
+      services,
+      images,
+      namespace: appsRef,
+      imagePullSecret: REGISTRY_PULL_SECRET,
+      endpoints: { 'consul-http': discovery.clientAddress, 'otlp-http': tracing.otlpHttpEndpoint },
+      secrets: Object.fromEntries(
+        services.map((service) => [
+          service.name,
+          {
+            'consul-token': { name: consulTokenSecretName(service.name), key: 'token' },
+            ...(service.database === undefined ? {} : { 'database-url': { name: databaseSecretName(service.name), key: 'uri' } }),
+          },
+        ]),
+      ),
+      consulCaSecret: CONSUL_CA_SECRET,
+      platform: {
+        database: [database.cluster, ...database.databases],
+        discovery: [discovery.release, discovery.aclJob],
+        tracing: [tracing.release],
+        logging: [logging.logstash, logging.filebeat],
+      },
+      secretResources: [namespaces.pullSecret, ...discovery.appSecrets, ...database.secrets],
+      traefik: edge.release,
+      tlsEntryPoint: TLS_ENTRYPOINT,
+      prometheusOperator: monitoring.release,
+      ingressHost: gatewayHost,
+      peers: {
+        traefik: { pods: edge.podLabels, namespace: systemNs },
+        prometheus: { pods: monitoring.prometheusPodLabels, namespace: observabilityNs },
+        consulAgents: { pods: { app: CONSUL_NAME, component: 'client' }, namespace: systemNs },
+        consulAgentPort: CONSUL_CLIENT_HTTPS_PORT,
+        jaeger: { pods: tracing.podLabels, namespace: observabilityNs },
+        otlpPort: OTLP_HTTP_PORT,
+        database: { pods: database.podLabels, port: POSTGRES_PORT, statusPort: INSTANCE_STATUS_PORT },
+        databaseOperator: { pods: OPERATOR_POD_LABELS, namespace: systemNs },
+        dns: { pods: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system' },
+      },
+    },
+    onCluster,
+  )
+
+  // Everything else stays inside the cluster: the same local ports as dev's published ones.
+  const forwarded: Record<string, { target: ClusterService; localPort: number }> = {
+    grafana: { target: monitoring.grafana, localPort: config.ports.grafana },
+    kibana: { target: logging.kibana, localPort: config.ports.kibana },
+    jaeger: { target: tracing.ui, localPort: config.ports.jaeger },
+    consul: { target: discovery.ui, localPort: config.ports.consul },
+    prometheus: { target: monitoring.prometheus, localPort: config.ports.prometheus },
+    alertmanager: { target: monitoring.alertmanager, localPort: 9093 },
+  }
+  const url = (key: string) => forwardedUrl(forwarded[key]!.target, forwarded[key]!.localPort)
+  const grafanaUrl = url('grafana')
+
+  return {
+    gatewayUrl: apps.gatewayUrl,
+    traefikDashboardUrl: edge.dashboardUrl,
+    consulUiUrl: url('consul'),
+    grafanaUrl,
+    grafanaDashboardUrls: grafanaUrl.apply((base) =>
+      Object.fromEntries(Object.entries(monitoring.dashboardPaths).map(([title, path]) => [title, `${base.replace(/\/$/, '')}${path}`])),
+    ),
+    kibanaUrl: url('kibana'),
+    jaegerUrl: url('jaeger'),
+    prometheusUrl: url('prometheus'),
+    access: pulumi
+      .all(
+        Object.fromEntries([
+          ...Object.entries(forwarded).map(([key, { target, localPort }]) => [key, portForwardCommand(target, localPort)] as const),
+          ['kibanaElasticPassword', pulumi.output(logging.elasticPasswordCommand)] as const,
+          ['database', pulumi.output(`kubectl --namespace ${appsNs} get cluster.postgresql.cnpg.io ${CLUSTER_NAME}`)] as const,
+        ]),
+      )
+      .apply((commands): Record<string, string> => commands),
+    credentials: pulumi.secret(
+      pulumi
+        .output({
+          consul: { bootstrapToken: discovery.bootstrapToken },
+          grafana: { user: monitoring.grafanaAdminUser, password: monitoring.grafanaAdminPassword },
+          traefik: { user: edge.dashboardUser, password: edge.dashboardPassword },
+        })
+        .apply((credentials): Credentials => credentials),
+    ),
+  }
 }

@@ -13,6 +13,7 @@ import { LOGS_READER_USER, LOGSTASH_USER } from '../docker/logging.ts'
 import { logstashPipeline, SERVICE_LOGS_INDEX_PATTERN, toYaml } from '../observability/index.ts'
 import type { ClusterService } from './access.ts'
 import { chartRelease } from './charts.ts'
+import type { NamespaceRef } from './namespaces.ts'
 import { customResource } from './resources.ts'
 
 /** Typed values of the elastic/eck-operator chart: the parts this stack sets. */
@@ -27,7 +28,7 @@ export interface EckOperatorValues {
 export interface LoggingArgs {
   readonly versions: ChartVersions
   /** Namespace of the operator and of the Elastic Stack. */
-  readonly namespace: string
+  readonly namespace: NamespaceRef
   /** Namespace whose container logs Filebeat ships: the app namespace. */
   readonly appsNamespace: string
   /** Elastic Stack version, the same as dev's images (`images.elasticsearch`). */
@@ -91,7 +92,8 @@ export class EckLogging extends pulumi.ComponentResource {
   constructor(name: string, args: LoggingArgs, opts?: pulumi.ComponentResourceOptions) {
     super('microservice-platform:logging:EckElasticStack', name, {}, opts)
     const child = { parent: this }
-    const ns = args.namespace
+    const ns = args.namespace.name
+    const inNs = args.namespace.output
 
     const operatorValues: EckOperatorValues = {
       installCRDs: true,
@@ -102,7 +104,7 @@ export class EckLogging extends pulumi.ComponentResource {
     }
     this.operator = chartRelease(
       `${name}-operator`,
-      { chart: 'eckOperator', versions: args.versions, releaseName: 'eck-operator', namespace: ns, values: operatorValues },
+      { chart: 'eckOperator', versions: args.versions, releaseName: 'eck-operator', namespace: inNs, values: operatorValues },
       child,
     )
 
@@ -111,7 +113,7 @@ export class EckLogging extends pulumi.ComponentResource {
       return new k8s.core.v1.Secret(
         `${name}-${suffix}`,
         {
-          metadata: { name: secretName, namespace: ns },
+          metadata: { name: secretName, namespace: inNs },
           type: 'kubernetes.io/basic-auth',
           stringData: { username, password: pulumi.secret(password), roles: role },
         },
@@ -122,7 +124,7 @@ export class EckLogging extends pulumi.ComponentResource {
     const reader = user('logs-reader', LOGS_READER_SECRET, LOGS_READER_USER, 'logs_reader')
     const roles = new k8s.core.v1.Secret(
       `${name}-roles`,
-      { metadata: { name: ROLES_SECRET, namespace: ns }, stringData: { 'roles.yml': toYaml(elasticRoles()) } },
+      { metadata: { name: ROLES_SECRET, namespace: inNs }, stringData: { 'roles.yml': toYaml(elasticRoles()) } },
       child,
     )
 
@@ -130,7 +132,7 @@ export class EckLogging extends pulumi.ComponentResource {
       `${name}-elasticsearch`,
       {
         type: 'elasticsearch.k8s.elastic.co/v1/Elasticsearch',
-        metadata: { name: ES_NAME, namespace: ns },
+        metadata: { name: ES_NAME, namespace: inNs },
         spec: {
           version: args.version,
           http: { tls: { selfSignedCertificate: { disabled: false } } },
@@ -169,7 +171,7 @@ export class EckLogging extends pulumi.ComponentResource {
       `${name}-kibana`,
       {
         type: 'kibana.k8s.elastic.co/v1/Kibana',
-        metadata: { name: 'kibana', namespace: ns },
+        metadata: { name: 'kibana', namespace: inNs },
         spec: {
           version: args.version,
           count: 1,
@@ -189,7 +191,7 @@ export class EckLogging extends pulumi.ComponentResource {
       `${name}-logstash`,
       {
         type: 'logstash.k8s.elastic.co/v1alpha1/Logstash',
-        metadata: { name: 'logstash', namespace: ns },
+        metadata: { name: 'logstash', namespace: inNs },
         spec: {
           version: args.version,
           count: 2,
@@ -232,17 +234,20 @@ export class EckLogging extends pulumi.ComponentResource {
 
     // Filebeat reads the nodes' log files: root, hostPath volumes (the namespace is privileged),
     // and read access to pods and namespaces for their metadata.
-    const account = new k8s.core.v1.ServiceAccount(`${name}-filebeat`, { metadata: { name: 'filebeat', namespace: ns } }, child)
+    const account = new k8s.core.v1.ServiceAccount(`${name}-filebeat`, { metadata: { name: 'filebeat', namespace: inNs } }, child)
+    // Cluster-wide objects carry the namespace in their name: two stacks can share a cluster.
+    const roleName = `${ns}-filebeat`
     const role = new k8s.rbac.v1.ClusterRole(
       `${name}-filebeat`,
-      { rules: [{ apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] }] },
+      { metadata: { name: roleName }, rules: [{ apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] }] },
       child,
     )
     const binding = new k8s.rbac.v1.ClusterRoleBinding(
       `${name}-filebeat`,
       {
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
-        subjects: [{ kind: 'ServiceAccount', name: 'filebeat', namespace: ns }],
+        metadata: { name: roleName },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
+        subjects: [{ kind: 'ServiceAccount', name: 'filebeat', namespace: inNs }],
       },
       child,
     )
@@ -251,7 +256,7 @@ export class EckLogging extends pulumi.ComponentResource {
       `${name}-filebeat`,
       {
         type: 'beat.k8s.elastic.co/v1beta1/Beat',
-        metadata: { name: 'filebeat', namespace: ns },
+        metadata: { name: 'filebeat', namespace: inNs },
         spec: {
           type: 'filebeat',
           version: args.version,
@@ -280,7 +285,7 @@ export class EckLogging extends pulumi.ComponentResource {
           },
         },
         operator: this.operator,
-        after: [this.logstash, account, binding],
+        after: [this.logstash, account, role, binding],
       },
       child,
     )

@@ -17,6 +17,15 @@ export interface NamespacesArgs {
   readonly registry: { readonly server: string; readonly username: string; readonly password: pulumi.Input<string> }
 }
 
+/**
+ * A namespace as the components take it: its name for composing DNS names, and the Namespace
+ * object's name output for `metadata.namespace`, which makes every object in it wait for it.
+ */
+export interface NamespaceRef {
+  readonly name: string
+  readonly output: pulumi.Output<string>
+}
+
 /** Name of the image pull Secret in the app namespace. */
 export const REGISTRY_PULL_SECRET = 'registry-credentials'
 
@@ -26,6 +35,7 @@ export class Namespaces extends pulumi.ComponentResource {
   readonly system: k8s.core.v1.Namespace
   /** The image pull Secret in the app namespace. */
   readonly pullSecret: k8s.core.v1.Secret
+  readonly refs: { readonly apps: NamespaceRef; readonly observability: NamespaceRef; readonly system: NamespaceRef }
 
   constructor(name: string, args: NamespacesArgs, opts?: pulumi.ComponentResourceOptions) {
     super('microservice-platform:kubernetes:Namespaces', name, {}, opts)
@@ -38,6 +48,11 @@ export class Namespaces extends pulumi.ComponentResource {
     this.apps = namespace('apps', args.apps, 'restricted', 'apps')
     this.observability = namespace('observability', args.observability, 'privileged', 'observability')
     this.system = namespace('system', args.system, 'privileged', 'system')
+    this.refs = {
+      apps: { name: args.apps, output: this.apps.metadata.name },
+      observability: { name: args.observability, output: this.observability.metadata.name },
+      system: { name: args.system, output: this.system.metadata.name },
+    }
 
     const dockerConfig = pulumi
       .output(args.registry.password)

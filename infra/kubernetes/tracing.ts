@@ -6,6 +6,7 @@ import * as pulumi from '@pulumi/pulumi'
 import type { ChartVersions } from '../config.ts'
 import type { ClusterService } from './access.ts'
 import { chartRelease } from './charts.ts'
+import type { NamespaceRef } from './namespaces.ts'
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security.ts'
 
 /** Typed values of the jaegertracing/jaeger chart (Jaeger v2): the parts this stack sets. */
@@ -23,7 +24,7 @@ export interface JaegerValues {
 
 export interface TracingArgs {
   readonly versions: ChartVersions
-  readonly namespace: pulumi.Input<string>
+  readonly namespace: NamespaceRef
 }
 
 /** Service (and pod) name: `jaeger`, with `app.kubernetes.io/name: jaeger` on the pod. */
@@ -34,9 +35,9 @@ const QUERY_PORT = 16686
 export class JaegerTracing extends pulumi.ComponentResource {
   readonly release: k8s.helm.v3.Release
   /** `OTEL_EXPORTER_OTLP_ENDPOINT` of the services. */
-  readonly otlpHttpEndpoint: pulumi.Output<string>
+  readonly otlpHttpEndpoint: string
   /** The query service inside the cluster (Grafana's data source). */
-  readonly queryUrl: pulumi.Output<string>
+  readonly queryUrl: string
   readonly ui: ClusterService
   readonly podLabels: Readonly<Record<string, string>> = { 'app.kubernetes.io/name': JAEGER_NAME }
 
@@ -56,12 +57,12 @@ export class JaegerTracing extends pulumi.ComponentResource {
     }
     this.release = chartRelease(
       `${name}-release`,
-      { chart: 'jaeger', versions: args.versions, releaseName: JAEGER_NAME, namespace: args.namespace, values },
+      { chart: 'jaeger', versions: args.versions, releaseName: JAEGER_NAME, namespace: args.namespace.output, values },
       { parent: this },
     )
-    this.otlpHttpEndpoint = pulumi.interpolate`http://${JAEGER_NAME}.${args.namespace}.svc:${OTLP_HTTP_PORT}`
-    this.queryUrl = pulumi.interpolate`http://${JAEGER_NAME}.${args.namespace}.svc:${QUERY_PORT}`
-    this.ui = { namespace: args.namespace, service: JAEGER_NAME, port: QUERY_PORT, scheme: 'http' }
+    this.otlpHttpEndpoint = `http://${JAEGER_NAME}.${args.namespace.name}.svc:${OTLP_HTTP_PORT}`
+    this.queryUrl = `http://${JAEGER_NAME}.${args.namespace.name}.svc:${QUERY_PORT}`
+    this.ui = { namespace: args.namespace.name, service: JAEGER_NAME, port: QUERY_PORT, scheme: 'http' }
     this.registerOutputs({})
   }
 }

@@ -15,6 +15,15 @@ export interface CapturedResource {
   readonly name: string
   /** Inputs as the engine received them; secret values stay wrapped (see `isSecretValue`). */
   readonly inputs: Record<string, unknown>
+  /** `<provider urn>::<provider id>` of the provider the resource was registered with, if any. */
+  readonly provider?: string
+  /** The resource's URN (filled once the registration has been answered). */
+  urn?: string
+  /**
+   * URNs the registration said the resource depends on: its explicit `dependsOn` (a component
+   * expanded to its children) and the resources its inputs came from.
+   */
+  dependencies?: string[]
 }
 
 export interface CapturedCall {
@@ -54,6 +63,11 @@ export function stackConfigFile(path: string | URL, extraSecrets: Record<string,
   return { config, secretKeys }
 }
 
+export interface ProgramOptions {
+  /** State the mocked provider answers for a resource, before the defaults of `mockState`. */
+  readonly state?: (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> | undefined
+}
+
 export interface ProgramRun {
   readonly resources: CapturedResource[]
   readonly calls: CapturedCall[]
@@ -83,15 +97,15 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
  * Sets config and mocks, imports the program, and waits until every registration has arrived.
  * `entry` is the module to import, default infra/index.ts.
  */
-export async function runProgram(stack: string, input: StackConfigInput, entry = '../../index.ts'): Promise<ProgramRun> {
+export async function runProgram(stack: string, input: StackConfigInput, entry = '../../index.ts', options: ProgramOptions = {}): Promise<ProgramRun> {
   const resources: CapturedResource[] = []
   const calls: CapturedCall[] = []
   pulumi.runtime.setAllConfig(input.config, input.secretKeys)
   await pulumi.runtime.setMocks(
     {
-      newResource: ({ type, name, inputs }) => {
-        resources.push({ type, name, inputs })
-        return { id: `${name}-id`, state: mockState(type, name, inputs) }
+      newResource: ({ type, name, inputs, provider }) => {
+        resources.push({ type, name, inputs, ...(provider === undefined || provider === '' ? {} : { provider }) })
+        return { id: `${name}-id`, state: options.state?.(type, name, inputs) ?? mockState(type, name, inputs) }
       },
       call: ({ token, inputs }) => {
         calls.push({ token, inputs })
@@ -105,9 +119,45 @@ export async function runProgram(stack: string, input: StackConfigInput, entry =
     stack,
     false,
   )
+  const registrations = recordRegistrations()
   const program = (await import(entry)) as Record<string, unknown>
   await settled(() => resources.length + calls.length)
+  for (const resource of resources) {
+    const registration = registrations.get(`${resource.type}::${resource.name}`)
+    resource.urn = registration?.urn
+    resource.dependencies = registration?.dependencies ?? []
+  }
   return { resources, calls, program }
+}
+
+interface MockMonitorLike {
+  newUrn(parent: string, type: string, name: string): string
+  registerResource(request: RegisterRequest, callback: unknown): unknown
+}
+
+interface RegisterRequest {
+  getParent(): string
+  getType(): string
+  getName(): string
+  getDependenciesList(): string[]
+}
+
+/**
+ * The mocks hand `newResource` neither the URN nor the dependencies of a registration; the
+ * request the SDK sends the (mock) monitor carries both. Records them per `type::name`.
+ */
+function recordRegistrations(): Map<string, { urn: string; dependencies: string[] }> {
+  const registrations = new Map<string, { urn: string; dependencies: string[] }>()
+  const monitor = (pulumi.runtime as unknown as { getMonitor(): MockMonitorLike }).getMonitor()
+  const register = monitor.registerResource.bind(monitor)
+  monitor.registerResource = (request, callback) => {
+    registrations.set(`${request.getType()}::${request.getName()}`, {
+      urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
+      dependencies: request.getDependenciesList(),
+    })
+    return register(request, callback)
+  }
+  return registrations
 }
 
 /** Resolves when `count()` has not changed for a while: the program has nothing left to register. */
