@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
@@ -30,6 +31,10 @@ export async function runService(app: FastifyInstance, options: RunOptions): Pro
     if (err) app.log.error({ err }, 'fatal error, shutting down')
     app.log.info({ signal, drainDelayMs: config.DRAIN_DELAY_MS }, 'draining')
     app.health.startDraining()
+    // From now on every response closes its connection. Node's close() only closes the
+    // connections idle at that moment: one busy then stays open after its response until the
+    // client drops it (a proxy keeps idle sockets for 60 s), holding the shutdown past its deadline.
+    app.server.prependListener('request', closeAfterResponse)
     // Stopped first, so it cannot register the instance again after it has left.
     await kept?.stop()
     if (registered !== undefined) {
@@ -69,6 +74,10 @@ export async function runService(app: FastifyInstance, options: RunOptions): Pro
     // An agent restarted without its state (dev mode, a replaced node agent) forgets us.
     if (!app.health.draining) kept = consul.keepRegistered(registration)
   }
+}
+
+function closeAfterResponse(_request: IncomingMessage, response: ServerResponse): void {
+  response.setHeader('connection', 'close')
 }
 
 /**

@@ -40,6 +40,12 @@ export async function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv
 
   const started = new NodeSDK({
     serviceName,
+    // Traces only: logs go to stdout (ELK) and metrics to /metrics (Prometheus). Left to its
+    // defaults the SDK would also export every log line and the instrumentations' metrics over
+    // OTLP to the same endpoint, which a traces backend such as Jaeger does not accept, at a cost
+    // on every request.
+    logRecordProcessors: [],
+    metricReaders: [],
     traceExporter: new OTLPTraceExporter({ url: `${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` }),
     instrumentations: [
       new HttpInstrumentation({
@@ -48,7 +54,7 @@ export async function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv
       }),
       new UndiciInstrumentation(),
       new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: (route) => /^\/(health|metrics)/.test(route.url) }),
-      new PinoInstrumentation({ logKeys: { traceId: 'trace.id', spanId: 'span.id', traceFlags: 'trace.flags' } }),
+      new PinoInstrumentation({ disableLogSending: true, logKeys: { traceId: 'trace.id', spanId: 'span.id', traceFlags: 'trace.flags' } }),
     ],
   })
   started.start()
