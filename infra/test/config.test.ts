@@ -3,23 +3,12 @@
 import * as pulumi from '@pulumi/pulumi'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { configTable, loadStackConfig, StackConfigError } from '../config.ts'
-import { PROJECT, stackConfigFile } from './support/program.ts'
+import { countingMocks, PROJECT, stackConfigFile } from './support/program.ts'
 
-let registered = 0
+let mocks: Awaited<ReturnType<typeof countingMocks>>
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: ({ name, inputs }) => {
-        registered += 1
-        return { id: `${name}-id`, state: inputs }
-      },
-      call: () => ({}),
-    },
-    PROJECT,
-    'dev',
-    false,
-  )
+  mocks = await countingMocks('dev')
 })
 
 function load(config: Record<string, string>, secretKeys: string[] = []) {
@@ -143,9 +132,9 @@ describe('the program with a wrong config', () => {
   it('stops with the config error before any resource is created', async () => {
     pulumi.runtime.setAllConfig({ [`${PROJECT}:services`]: JSON.stringify({ gateway: { replicas: 0 } }) })
     vi.resetModules()
-    registered = 0
+    mocks.reset()
     await expect(import('../index.ts')).rejects.toThrow(/^microservice-platform:services\.gateway\.replicas=0: must be >= 1/)
-    expect(registered).toBe(0)
+    expect(mocks.count()).toBe(0)
   })
 })
 

@@ -8,28 +8,17 @@ import { parse, stringify } from 'yaml'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { configTable, DEFAULT_REPLICAS, loadStackConfig, StackConfigError } from '../config.ts'
 import { CHARTS } from '../kubernetes/charts.ts'
-import { PROJECT, stackConfigFile } from './support/program.ts'
+import { countingMocks, PROJECT, stackConfigFile } from './support/program.ts'
 import { PROD_STACK_FILE } from './support/kubernetes.ts'
 
-let registered = 0
+let mocks: Awaited<ReturnType<typeof countingMocks>>
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: ({ name, inputs }) => {
-        registered += 1
-        return { id: `${name}-id`, state: inputs }
-      },
-      call: () => ({}),
-    },
-    PROJECT,
-    'prod',
-    false,
-  )
+  mocks = await countingMocks('prod')
 })
 
 afterEach(() => {
-  registered = 0
+  mocks.reset()
 })
 
 type StackDocument = { config: Record<string, unknown> }
@@ -136,7 +125,7 @@ describe('the program with a broken Pulumi.prod.yaml', () => {
     })
     vi.resetModules()
     await expect(import('../index.ts')).rejects.toThrow(/^microservice-platform:services\.user-service\.replicas=11: must be <= 10/)
-    expect(registered).toBe(0)
+    expect(mocks.count()).toBe(0)
   })
 
   it('stops on an unknown chart key before any resource is registered', async () => {
@@ -145,6 +134,6 @@ describe('the program with a broken Pulumi.prod.yaml', () => {
     })
     vi.resetModules()
     await expect(import('../index.ts')).rejects.toThrow(/^microservice-platform:kubernetes\.charts\.grafana is not a configuration key/)
-    expect(registered).toBe(0)
+    expect(mocks.count()).toBe(0)
   })
 })

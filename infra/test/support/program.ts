@@ -202,3 +202,24 @@ export function envOf(container: CapturedResource): Record<string, string> {
   const entries = plain<string[]>(container.inputs.envs) ?? []
   return Object.fromEntries(entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))
 }
+
+/**
+ * Mocks that only count registrations, for tests that prove a bad config stops the program
+ * before any resource exists. `count()` reads the registrations since the last `reset()`.
+ */
+export async function countingMocks(stack: string): Promise<{ count(): number; reset(): void }> {
+  let registered = 0
+  await pulumi.runtime.setMocks(
+    {
+      newResource: ({ name, inputs }) => {
+        registered += 1
+        return { id: `${name}-id`, state: inputs }
+      },
+      call: () => ({}),
+    },
+    PROJECT,
+    stack,
+    false,
+  )
+  return { count: () => registered, reset: () => void (registered = 0) }
+}
