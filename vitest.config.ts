@@ -4,8 +4,8 @@ export default defineConfig({
   test: {
     include: ['services/*/test/**/*.test.ts', 'infra/test/**/*.test.ts', 'test/**/*.test.ts', 'policy/test/**/*.test.ts'],
     globalSetup: ['test/support/real-servers.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     pool: 'forks',
   },
 })

@@ -221,6 +221,19 @@ describe('pull requests', () => {
     }
   })
 
+  it('are gated, like main, by everything .ci/run proves: the resilience suite and the image checks too, on the base image the stacks build from', () => {
+    const checks = workflow('checks.yml')
+    const runs = (id: string) => (checks.jobs[id]?.steps ?? []).map((step) => step.run ?? '')
+    expect(runs('resilience')).toContain('npm run test:resilience')
+    expect(runs('resilience')).toContain('bash scripts/ci/install-system.sh')
+    expect(runs('images')).toContain('bash scripts/docker/check-images.sh')
+    const imageSteps = checks.jobs.images!.steps!.filter((step) => step.env?.BASE_IMAGE !== undefined)
+    expect(imageSteps.map((step) => step.env!.BASE_IMAGE)).toEqual([DEFAULT_IMAGES.node, DEFAULT_IMAGES.node])
+    // Both pipelines depend on the whole reusable workflow, so a failed job there blocks them.
+    expect(workflow('main.yml').jobs.checks!.uses).toBe('./.github/workflows/checks.yml')
+    expect(needsOf(workflow('main.yml').jobs.images!)).toEqual(['checks'])
+  })
+
   it('post each preview as a PR comment, with the policy pack enforced', () => {
     for (const [id, stack] of [
       ['preview-dev', 'dev'],

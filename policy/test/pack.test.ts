@@ -8,6 +8,7 @@ import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { policies } from '../policies.ts'
 
 const POLICY_DIR = fileURLToPath(new URL('..', import.meta.url))
 // Resolved from the pack's folder, as the runner script resolves it, and the gRPC pieces from
@@ -102,19 +103,8 @@ describe('the policy pack under Pulumi\'s policy runner', () => {
     const info = await call(client.getAnalyzerInfo.bind(client), new Empty())
     expect(info.getName()).toBe('microservice-platform')
     const listed = info.getPoliciesList()
-    expect(listed.map((policy) => policy.getName()).sort()).toEqual([
-      'docker-ports-on-loopback',
-      'elasticsearch-security-on',
-      'grafana-no-anonymous-admin',
-      'no-secrets-in-plain-env',
-      'pinned-images',
-      'pod-security-restricted',
-      'read-only-root-filesystem',
-      'readiness-and-liveness-probes',
-      'replicas-and-disruption-budget',
-      'resource-requests-and-limits',
-      'traefik-api-not-insecure',
-    ])
+    expect(listed.map((policy) => policy.getName()).sort()).toEqual(policies.map((policy) => policy.name).sort())
+    expect(listed.length).toBeGreaterThan(0)
     for (const policy of listed) expect(policy.getEnforcementlevel(), policy.getName()).toBe(messages.EnforcementLevel.MANDATORY)
   })
 

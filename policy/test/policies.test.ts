@@ -104,6 +104,39 @@ function expectFixes(found: string[], fix: RegExp) {
   expect(found.join('\n')).toMatch(fix)
 }
 
+/**
+ * One planted violation per policy, by the policy's name. The list of policies comes from the
+ * pack itself: a policy added without an entry here fails the first test below.
+ */
+const PLANTED: Readonly<Record<string, () => TestResource[]>> = {
+  'pod-security-restricted': () => [deployment((p) => (container(p).securityContext.privileged = true)), pdb()],
+  'read-only-root-filesystem': () => [deployment((p) => (container(p).securityContext.readOnlyRootFilesystem = false)), pdb()],
+  'resource-requests-and-limits': () => [deployment((p) => delete container(p).resources.limits), pdb()],
+  'readiness-and-liveness-probes': () => [deployment((p) => delete container(p).readinessProbe), pdb()],
+  'replicas-and-disruption-budget': () => [deployment((p) => (p.spec.replicas = 1)), pdb()],
+  'traefik-api-not-insecure': () => [release('traefik', { api: { insecure: true } })],
+  'no-secrets-in-plain-env': () => [deployment((p) => container(p).env.push({ name: 'DB_PASSWORD', value: 'hunter2-but-longer' })), pdb()],
+  'elasticsearch-security-on': () => [elasticsearch({ 'xpack.security.enabled': false })],
+  'grafana-no-anonymous-admin': () => [release('kube-prometheus-stack', { grafana: { 'grafana.ini': { 'auth.anonymous': { enabled: true, org_role: 'Admin' } } } })],
+  'pinned-images': () => [deployment((p) => (container(p).image = 'ghcr.io/acme/platform/user-service:latest')), pdb()],
+  'docker-ports-on-loopback': () => [dockerContainer((p) => (p.ports[0].ip = '0.0.0.0'))],
+}
+
+describe('every policy of the pack', () => {
+  it('has a planted violation in this file', () => {
+    expect(Object.keys(PLANTED).sort()).toEqual(policies.map((policy) => policy.name).sort())
+  })
+
+  it.each(policies.map((policy) => [policy.name, policy] as const))('%s fires on its planted violation, and only there, with a fix', async (name, policy) => {
+    const planted = PLANTED[name]?.() ?? expect.unreachable(`no planted violation for ${name}`)
+    expectFixes(await messages(policy, ...planted), /./)
+    // The same resources of every other planted violation do not trigger this policy by accident.
+    for (const [other, resources] of Object.entries(PLANTED)) {
+      if (other !== name) expect(await messages(policy, ...resources()), `${name} on the violation planted for ${other}`).toEqual([])
+    }
+  })
+})
+
 describe('the good fixtures', () => {
   it.each(policies.map((policy) => [policy.name, policy] as const))('%s: a restricted Deployment with its PDB, pinned images, loopback ports and safe chart values pass', async (_name, policy) => {
     const resources = [

@@ -25,14 +25,36 @@ export interface StartOptions {
   /** Port to listen on; a free one when absent. */
   readonly port?: number
   readonly env?: Readonly<Record<string, string | undefined>>
+  /** How long to wait for `/health/ready` to answer 200 (default `readyTimeoutMs()`). */
   readonly readyTimeoutMs?: number
   /** Called with each output line as it arrives, e.g. to forward logs to a terminal. */
   readonly onLine?: (line: string) => void
+  /** Called about every `progressEveryMs` while waiting, with what was last seen. */
+  readonly onWaiting?: (progress: { readonly elapsedMs: number; readonly lastSeen: string }) => void
+  /** Default 5000. */
+  readonly progressEveryMs?: number
+  /** Called as soon as the process exists, before it is ready: so a caller can stop it at any time. */
+  readonly onSpawn?: (service: ServiceProcess) => void
+}
+
+/**
+ * The default readiness bound: `SERVICE_READY_TIMEOUT_MS`, else 60 s. A busy machine can take
+ * many seconds to start a service (module loading, a WASM database, migrations); a wait that
+ * fits only a quiet machine turns contention into failures.
+ */
+export function readyTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SERVICE_READY_TIMEOUT_MS
+  if (raw === undefined || raw.trim() === '') return 60_000
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`SERVICE_READY_TIMEOUT_MS=${JSON.stringify(raw)}: must be a positive integer (milliseconds)`)
+  return value
 }
 
 /**
  * Starts a service as a real process, exactly as its package's `start` script does, and
- * resolves when `/health/ready` answers 200.
+ * resolves when `/health/ready` answers 200. Gives up after the timeout (or when the process
+ * exits) with an error naming what it waited for, the last answer it saw and the last lines
+ * the process wrote.
  */
 export async function startService(options: StartOptions): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort())
@@ -67,21 +89,42 @@ export async function startService(options: StartOptions): Promise<ServiceProces
       return exited
     },
   }
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000)
+  options.onSpawn?.(service)
+  const timeoutMs = options.readyTimeoutMs ?? readyTimeoutMs()
+  const progressEveryMs = options.progressEveryMs ?? 5_000
+  const started = performance.now()
+  let nextProgress = progressEveryMs
+  let lastSeen: string
+  const tail = () => (lines.length === 0 ? '(no output)' : lines.slice(-5).join('\n'))
   for (;;) {
-    if (child.exitCode !== null) {
-      throw new Error(`${options.name} exited with code ${child.exitCode} before it was ready:\n${lines.slice(-5).join('\n')}`)
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${options.name} exited (${child.exitCode ?? child.signalCode}) before it was ready; its last lines:\n${tail()}`)
     }
     try {
-      const response = await fetch(`${url}/health/ready`)
+      const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(5_000) })
+      const body = (await response.text()).slice(0, 200)
       if (response.status === 200) return service
-    } catch {
-      // not listening yet
+      lastSeen = `${response.status} ${body}`
+    } catch (error) {
+      lastSeen = describeFailure(error)
     }
-    if (Date.now() > deadline) {
+    const elapsedMs = performance.now() - started
+    if (elapsedMs > timeoutMs) {
       await service.stop('SIGKILL')
-      throw new Error(`${options.name} was not ready within ${options.readyTimeoutMs ?? 20_000} ms:\n${lines.slice(-5).join('\n')}`)
+      throw new Error(
+        `${options.name} was not ready within ${timeoutMs} ms (SERVICE_READY_TIMEOUT_MS): GET ${url}/health/ready last answered ${lastSeen}; its last lines:\n${tail()}`,
+      )
+    }
+    if (elapsedMs >= nextProgress) {
+      options.onWaiting?.({ elapsedMs, lastSeen })
+      nextProgress += progressEveryMs
     }
     await sleep(100)
   }
+}
+
+function describeFailure(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause
+  if (cause?.code !== undefined) return cause.code
+  return (error as Error).name === 'TimeoutError' ? 'no answer within 5 s' : String((error as Error).message ?? error)
 }

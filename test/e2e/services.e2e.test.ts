@@ -1,24 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startService, type ServiceProcess } from '../../scripts/lib/service-process.ts'
 import { createDatabase, dropDatabase } from '../support/real-servers-helpers.ts'
 import { TraceSink } from '../support/trace-sink.ts'
+import { eventually, untilAnswers } from '../support/wait.ts'
 
 const postgresUrl = inject('postgresUrl')
 const consulAddr = inject('consulAddr')
-
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string | (() => string), timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`)
-    await sleep(100)
-  }
-}
 
 describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, on PostgreSQL and Consul', () => {
   const sink = new TraceSink()
@@ -49,7 +39,7 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
     gateway = await startService({ name: 'gateway', env: common })
     started.push(gateway)
     // The gateway learns the others from Consul once their checks pass.
-    await eventually(async () => ((await fetch(`${gateway.url}/users/1/orders`)).status === 200 ? true : undefined), 'discovery')
+    await untilAnswers(`${gateway.url}/users/1/orders`, 'discovery')
   }, 90_000)
 
   afterAll(async () => {
@@ -110,11 +100,12 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
 
     // Spans leave in batches; on a loaded machine the last batch can take a while.
     const services = await eventually(
-      async () => {
-        const seen = new Set(sink.trace(traceId).map((span) => span.service))
-        return seen.size === 3 ? seen : undefined
+      async (seen) => {
+        const services = new Set(sink.trace(traceId).map((span) => span.service))
+        seen(`spans from ${[...services].join(', ') || 'no service'}`)
+        return services.size === 3 ? services : undefined
       },
-      () => `spans from all three services (seen: ${[...new Set(sink.trace(traceId).map((span) => span.service))].join(', ')})`,
+      'spans from all three services',
       40_000,
     )
     expect([...services].sort()).toEqual(['gateway', 'order-service', 'user-service'])

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { createDatabase, dropDatabase } from '../support/real-servers-helpers.ts'
 import { PrivateConsul } from './support/consul.ts'
 import { figures, startLoad, type LoadRequest } from './support/load.ts'
-import { eventually, metric, report, scrape, Topology, type StartedService } from './support/topology.ts'
+import { eventually, metric, report, scrape, Topology, type StartedService, untilAnswers } from './support/topology.ts'
 
 const postgresUrl = inject('postgresUrl')
 const RATE = 200
@@ -37,7 +37,7 @@ describe.skipIf(!postgresUrl)('Consul agent stopped for 30 s under load', () => 
       const [users, orders] = await Promise.all([consul.passingPorts('user-service'), consul.passingPorts('order-service')])
       return users.length === 2 && orders.length === 2 ? true : undefined
     }, 'two user-service and two order-service instances passing')
-    await eventually(async () => ((await fetch(`${gateway.url}/users/1/orders`)).status === 200 ? true : undefined), 'the gateway routing')
+    await untilAnswers(`${gateway.url}/users/1/orders`, 'the gateway routing')
   })
 
   afterEach((context) => {

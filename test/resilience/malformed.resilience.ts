@@ -6,7 +6,7 @@ import { Pool } from 'undici'
 import { createDatabase, dropDatabase } from '../support/real-servers-helpers.ts'
 import { PrivateConsul } from './support/consul.ts'
 import { gatewayOnlyRequests, malformedRequests, type MalformedRequest } from './support/malformed.ts'
-import { eventually, report, tableFingerprint, Topology, type StartedService } from './support/topology.ts'
+import { eventually, report, tableFingerprint, Topology, type StartedService, untilAnswers } from './support/topology.ts'
 
 const postgresUrl = inject('postgresUrl')
 const COUNT = 1_000
@@ -106,7 +106,7 @@ describe.skipIf(!postgresUrl)('malformed requests to each service and through th
     user = await topology.start('user-service', { DATABASE_URL: usersDb })
     order = await topology.start('order-service', { DATABASE_URL: ordersDb })
     gateway = await topology.start('gateway')
-    await eventually(async () => ((await fetch(`${gateway.url}/users/1/orders`)).status === 200 ? true : undefined), 'the gateway routing')
+    await untilAnswers(`${gateway.url}/users/1/orders`, 'the gateway routing')
     await eventually(async () => ((await fetch(`${order.url}/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { Pool } from 'undici'
 import { createDatabase, dropDatabase } from '../support/real-servers-helpers.ts'
-import { eventually, report, Topology, type StartedService } from './support/topology.ts'
+import { report, Topology, type StartedService, untilAnswers } from './support/topology.ts'
 
 const postgresUrl = inject('postgresUrl')
 const MAX_EVENT_LOOP_DELAY_MS = 5
@@ -103,7 +103,7 @@ describe.skipIf(!postgresUrl)('overload past the under-pressure threshold', () =
     const burstEnded = performance.now()
 
     // Once the burst is over the next samples are calm again.
-    await eventually(async () => ((await fetch(`${user.url}/users/1`)).status === 200 ? true : undefined), 'a 200 after the burst', 15_000, 100)
+    await untilAnswers(`${user.url}/users/1`, 'a 200 after the burst', 15_000, 100)
     const recoveredAfterMs = Math.round(performance.now() - burstEnded)
     const calm: number[] = []
     for (let i = 0; i < 20; i++) calm.push((await fetch(`${user.url}/users/1`)).status)

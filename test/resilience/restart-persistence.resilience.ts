@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createDatabase, dropDatabase } from '../support/real-servers-helpers.ts'
 import { PrivateConsul } from './support/consul.ts'
-import { eventually, report, Topology, type StartedService } from './support/topology.ts'
+import { report, Topology, type StartedService, untilAnswers } from './support/topology.ts'
 
 const postgresUrl = inject('postgresUrl')
 const USERS = 30
@@ -48,7 +48,7 @@ describe.skipIf(!postgresUrl)('stop everything and start it again', () => {
     const order = await topology.start('order-service', orders)
     const gateway = await topology.start('gateway')
     // Consul may still list the previous (stopped) instances' replacements as not yet passing.
-    await eventually(async () => ((await fetch(`${gateway.url}/users/1/orders`)).status === 200 ? true : undefined), 'the gateway routing', 20_000)
+    await untilAnswers(`${gateway.url}/users/1/orders`, 'the gateway routing', 20_000)
     return { services: [user, order, gateway], gateway }
   }
 

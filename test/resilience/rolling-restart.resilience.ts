@@ -16,7 +16,7 @@ import type { ServiceName } from '../../scripts/lib/service-process.ts'
 import { createDatabase, dropDatabase } from '../support/real-servers-helpers.ts'
 import { PrivateConsul } from './support/consul.ts'
 import { consulOrigins, figures, startLoad, type LoadRequest } from './support/load.ts'
-import { DRAIN_DELAY_MS, eventually, report, SHUTDOWN_TIMEOUT_MS, Topology, type StartedService } from './support/topology.ts'
+import { DRAIN_DELAY_MS, eventually, report, SHUTDOWN_TIMEOUT_MS, Topology, type StartedService, untilAnswers } from './support/topology.ts'
 
 const postgresUrl = inject('postgresUrl')
 const RATE = 250
@@ -46,7 +46,7 @@ describe.skipIf(!postgresUrl)('rolling restart of every instance under load', ()
       return counts.every((ports) => ports.length === 2) ? true : undefined
     }, 'two passing instances of each service')
     for (const gateway of gateways) {
-      await eventually(async () => ((await fetch(`${gateway.url}/users/1/orders`)).status === 200 ? true : undefined), 'the gateways routing')
+      await untilAnswers(`${gateway.url}/users/1/orders`, 'the gateways routing')
     }
   })
 

@@ -51,7 +51,7 @@ export const serviceEnv = {
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
     minimum: 0,
     default: 1000,
-    description: 'above this event loop delay requests get 503 with Retry-After (0 disables)',
+    description: 'requests get 503 with Retry-After once the event loop delay has stayed above this for 2 s (0 disables); probes are never shed',
   }),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Url('OTLP/HTTP collector base URL; enables tracing')),
 }
@@ -74,6 +74,12 @@ export const upstreamEnv = {
   UPSTREAM_MAX_TRIES: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'tries per idempotent request' }),
   UPSTREAM_EJECT_AFTER: Type.Integer({ minimum: 1, default: 3, description: 'consecutive failures that eject an instance' }),
   UPSTREAM_EJECTION_MS: Type.Integer({ minimum: 0, default: 10_000, description: 'how long an ejected instance sits out' }),
+  DISCOVERY_PANIC_THRESHOLD: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 50,
+    description: 'while fewer than this % of the instances Consul knows pass their checks, route over all of them (0 = only ever the passing ones)',
+  }),
 }
 
 export const portEnv = (port: number) => ({

@@ -30,6 +30,8 @@ export interface DiscoveryOptions {
   readonly consul?: { readonly address: string; readonly token?: string }
   /** Per service, the instances to use when Consul is not configured. */
   readonly staticLists?: Readonly<Record<string, StaticList>>
+  /** The resolvers' panic threshold in percent (see `ConsulResolverOptions`). */
+  readonly panicThresholdPercent?: number
   readonly upstream?: {
     readonly tryTimeoutMs?: number
     readonly maxTries?: number
@@ -48,7 +50,7 @@ async function discoveryPlugin(app: FastifyInstance, options: DiscoveryOptions) 
     let found = resolvers.get(service)
     if (found === undefined) {
       if (consul) {
-        found = consul.resolver(service)
+        found = consul.resolver(service, options.panicThresholdPercent === undefined ? {} : { panicThresholdPercent: options.panicThresholdPercent })
       } else {
         const list = options.staticLists?.[service]
         if (list === undefined || list.urls.length === 0) {

@@ -84,7 +84,10 @@ function errorsPlugin(app: FastifyInstance) {
         if (!raw.complete) raw.socket.destroy()
       }, BODY_DRAIN_MS).unref()
     }
-    if (statusCode >= 500) request.log.warn({ err: error }, 'request rejected')
+    // Our own HttpErrors are expected answers (a shed request, a missing user): their message
+    // says it all, and a stack trace per request would flood the log exactly when it is busiest.
+    const expected = error instanceof HttpError || statusCode < 500
+    if (statusCode >= 500) request.log.warn({ err: expected ? { message: error.message } : error }, 'request rejected')
     else request.log.info({ err: { message: error.message, code: error.code } }, 'request rejected')
     // 4xx and 503 messages are written for clients: ours name the field or id, Fastify's
     // name the problem (FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_BODY_TOO_LARGE, ...).

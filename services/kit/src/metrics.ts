@@ -43,7 +43,7 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsOptions) {
     )
   })
 
-  app.get('/metrics', { logLevel: 'warn', config: { rateLimit: false } }, async (_request, reply) => {
+  app.get('/metrics', { logLevel: 'warn', config: { rateLimit: false, loadShedding: false } }, async (_request, reply) => {
     reply.type(registry.contentType)
     return registry.metrics()
   })

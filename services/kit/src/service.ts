@@ -1,12 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler'
-import underPressure from '@fastify/under-pressure'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { urlList, type ServiceEnv } from './config.ts'
 import discovery, { type StaticList } from './discovery-plugin.ts'
 import errors, { HttpError } from './errors.ts'
 import health from './health.ts'
+import loadShedding from './load-shedding.ts'
 import { loggerOptions, requestId } from './logger.ts'
 import metrics from './metrics.ts'
 
@@ -19,6 +19,7 @@ export type ServiceConfig = ServiceEnv & {
   readonly UPSTREAM_MAX_TRIES?: number
   readonly UPSTREAM_EJECT_AFTER?: number
   readonly UPSTREAM_EJECTION_MS?: number
+  readonly DISCOVERY_PANIC_THRESHOLD?: number
 }
 
 export interface ServiceOptions {
@@ -85,17 +86,14 @@ export function createService(options: ServiceOptions): App {
   app.register(errors)
   app.register(metrics, { service: options.name })
   app.register(health)
-  app.register(underPressure, {
-    maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
-    retryAfter: 5,
-    message: `${options.name} is overloaded; retry later`,
-  })
+  app.register(loadShedding, { service: options.name, maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS })
   const staticLists: Record<string, StaticList> = {}
   for (const [service, list] of Object.entries(options.upstreams ?? {})) {
     staticLists[service] = { urls: urlList(list.urls), variable: list.variable }
   }
   app.register(discovery, {
     ...(config.CONSUL_HTTP_ADDR ? { consul: { address: config.CONSUL_HTTP_ADDR, token: config.CONSUL_HTTP_TOKEN } } : {}),
+    ...(config.DISCOVERY_PANIC_THRESHOLD === undefined ? {} : { panicThresholdPercent: config.DISCOVERY_PANIC_THRESHOLD }),
     staticLists,
     upstream: {
       tryTimeoutMs: config.UPSTREAM_TRY_TIMEOUT_MS,

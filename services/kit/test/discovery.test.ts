@@ -111,7 +111,7 @@ describe.skipIf(consulAddr === undefined)('ConsulClient against a real Consul ag
     await vi.waitFor(() => expect(resolver.instances()).toEqual(expected), { timeout: 8_000, interval: 50 })
   })
 
-  it('resolver drops an instance whose check answers 503, then one that deregisters', async () => {
+  it('resolver drops an instance whose check answers 503, then one that deregisters; with none passing it routes over the failing one unless the panic threshold is 0', async () => {
     const name = `kit-test-${randomBytes(3).toString('hex')}`
     const consul = client(address)
     const [a, b] = await Promise.all([fakeInstance(), fakeInstance()])
@@ -121,13 +121,18 @@ describe.skipIf(consulAddr === undefined)('ConsulClient against a real Consul ag
     await consul.register(regB)
     cleanups.push(() => consul.deregister(regA.id))
     const resolver = consul.resolver(name, { waitSeconds: 5 })
+    const strict = consul.resolver(name, { waitSeconds: 5, panicThresholdPercent: 0 })
     await vi.waitFor(() => expect(resolver.instances()).toHaveLength(2), { timeout: 8_000, interval: 50 })
 
     a.state.status = 503
+    // One of two passing is not below the default 50 % threshold: only the passing one serves.
     await vi.waitFor(() => expect(resolver.instances().map((i) => i.id)).toEqual([regB.id]), { timeout: 8_000, interval: 50 })
+    await vi.waitFor(() => expect(strict.instances().map((i) => i.id)).toEqual([regB.id]), { timeout: 8_000, interval: 50 })
 
     await consul.deregister(regB.id)
-    await vi.waitFor(() => expect(resolver.instances()).toEqual([]), { timeout: 5_000, interval: 50 })
+    await vi.waitFor(() => expect(strict.instances()).toEqual([]), { timeout: 5_000, interval: 50 })
+    // Below the panic threshold (none of the one known instance passes): all known ones serve.
+    await vi.waitFor(() => expect(resolver.instances().map((i) => i.id)).toEqual([regA.id]), { timeout: 5_000, interval: 50 })
   })
 
   it('close() returns within 1 s while a 30 s blocking query is in flight', async () => {
@@ -196,6 +201,24 @@ function health(response: ServerResponse, index: number, entries: unknown[]) {
 
 const entryA = { Node: { Address: '10.0.0.1' }, Service: { ID: 'a', Address: '', Port: 3001 } }
 const entryB = { Node: { Address: '10.0.0.1' }, Service: { ID: 'b', Address: '10.0.0.2', Port: 3002 } }
+const entryC = {
+  Node: { Address: '10.0.0.3' },
+  Service: { ID: 'c', Address: '', Port: 3001 },
+  Checks: [
+    { CheckID: 'serfHealth', Status: 'passing' },
+    { CheckID: 'service:c', Status: 'passing' },
+  ],
+}
+
+/** The entry with its own check critical, as Consul lists an instance whose /health/ready fails. */
+function failing<T extends { Service: { ID: string } }>(entry: T) {
+  return { ...entry, Checks: [{ CheckID: 'serfHealth', Status: 'passing' }, { CheckID: `service:${entry.Service.ID}`, Status: 'critical' }] }
+}
+
+/** The entry in maintenance mode (`consul maint -enable -service <id>`). */
+function maintenance<T extends { Service: { ID: string } }>(entry: T) {
+  return { ...entry, Checks: [{ CheckID: `_service_maintenance:${entry.Service.ID}`, Status: 'critical' }, { CheckID: `service:${entry.Service.ID}`, Status: 'passing' }] }
+}
 
 describe('ConsulClient against a scripted agent', () => {
   it('register, deregister and the resolver send X-Consul-Token when a token is set, and none without', async () => {
@@ -250,7 +273,8 @@ describe('ConsulClient against a scripted agent', () => {
     ])
     const sent = fake.seen.map((call) => new URL(call.url, 'http://x').searchParams)
     expect(sent.map((params) => params.get('index'))).toEqual(['0', '10', '0', '1'])
-    expect(sent[0]!.get('passing')).toBe('true')
+    // All instances with their checks: the resolver filters (and applies the panic rule) itself.
+    expect(sent[0]!.get('passing')).toBeNull()
     expect(sent[0]!.get('wait')).toBe('5s')
   })
 
@@ -314,6 +338,46 @@ describe('ConsulClient against a scripted agent', () => {
     await new Promise((resolve) => setTimeout(resolve, 150))
     expect(resolver.instances()).toHaveLength(1)
     await vi.waitFor(() => expect(resolver.instances()).toEqual([]), { timeout: 2_000, interval: 10 })
+  })
+
+  it('resolver routes over the passing instances only while at least panicThresholdPercent of them pass', async () => {
+    const fake = await fakeConsul(({ count }, response) => {
+      if (count === 1) health(response, 5, [failing(entryA), entryB, entryC])
+    })
+    const resolver = client(fake.address).resolver('svc', { waitSeconds: 5, panicThresholdPercent: 50 })
+    await resolver.ready(1_000)
+
+    expect(resolver.instances().map((i) => i.id)).toEqual(['b', 'c'])
+  })
+
+  it('resolver routes over every known instance when fewer than panicThresholdPercent pass (none: all), but never one in maintenance', async () => {
+    const answers = [
+      [failing(entryA), failing(entryB), entryC],
+      [failing(entryA), failing(entryB), maintenance(entryC)],
+      [entryA, entryB, entryC],
+    ]
+    const fake = await fakeConsul(({ count }, response) => {
+      if (count <= answers.length) setTimeout(() => health(response, count + 10, answers[count - 1]!), count === 1 ? 0 : 150)
+    })
+    const resolver = client(fake.address).resolver('svc', { waitSeconds: 5, panicThresholdPercent: 50 })
+    await resolver.ready(1_000)
+
+    // 1 of 3 passing is below 50 %: all three serve.
+    expect(resolver.instances().map((i) => i.id)).toEqual(['a', 'b', 'c'])
+    // None passing, c in maintenance: a and b, failing as they are, serve.
+    await vi.waitFor(() => expect(resolver.instances().map((i) => i.id)).toEqual(['a', 'b']), { timeout: 2_000, interval: 10 })
+    await vi.waitFor(() => expect(resolver.instances().map((i) => i.id)).toEqual(['a', 'b', 'c']), { timeout: 2_000, interval: 10 })
+  })
+
+  it('resolver with panicThresholdPercent 0 lists no instance when none passes', async () => {
+    const fake = await fakeConsul(({ count }, response) => {
+      if (count === 1) health(response, 5, [failing(entryA), failing(entryB)])
+    })
+    const resolver = client(fake.address).resolver('svc', { waitSeconds: 5, panicThresholdPercent: 0 })
+    await resolver.ready(1_000)
+
+    expect(resolver.instances()).toEqual([])
+    expect(() => client(fake.address).resolver('svc', { panicThresholdPercent: 101 })).toThrow(/panicThresholdPercent must be from 0 to 100/)
   })
 
   it('keepRegistered retries while the agent is unreachable and registers as soon as it answers', async () => {

@@ -266,6 +266,42 @@ describe('Upstream', () => {
     expect(attempts[0]!.seconds).toBeGreaterThanOrEqual(0.14)
   })
 
+  it('a request with timeoutMs gives each try at most what is left and no try beyond it: two hanging instances, two tries, one timeout', async () => {
+    const [a, b, c] = await Promise.all([backend('a'), backend('b'), backend('c')])
+    for (const hanging of [a, b, c]) {
+      hanging.state.handler = (_, response) => {
+        setTimeout(() => response.end('late'), 4_000).unref()
+      }
+    }
+    const { client, attempts } = upstream([a.url, b.url, c.url], { tryTimeoutMs: 5_000, maxTries: 3 })
+
+    const started = performance.now()
+    const error = await client.request({ method: 'GET', path: '/', timeoutMs: 400, tryTimeoutMs: 200 }).catch((caught: unknown) => caught)
+    const elapsed = performance.now() - started
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError)
+    expect((error as Error).cause).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' })
+    expect(attempts.map((event) => event.outcome)).toEqual(['timeout', 'timeout'])
+    // Precise to the timer, not to undici's coarse clock; the third try had no time left.
+    expect(elapsed).toBeGreaterThanOrEqual(380)
+    expect(elapsed).toBeLessThan(400 + 300)
+  })
+
+  it('a request with tryTimeoutMs below the Upstream\'s times its try out on time and the other instance answers', async () => {
+    const [a, b] = await Promise.all([backend('a'), backend('b')])
+    a.state.handler = (_, response) => {
+      setTimeout(() => response.end('late'), 4_000).unref()
+    }
+    const { client, attempts } = upstream([a.url, b.url], { tryTimeoutMs: 5_000 })
+
+    const response = await client.request({ method: 'GET', path: '/', tryTimeoutMs: 100 })
+
+    expect(await response.body.text()).toBe('b')
+    expect(attempts.map((event) => event.outcome)).toEqual(['timeout', 'ok'])
+    expect(attempts[0]!.seconds).toBeGreaterThanOrEqual(0.09)
+    expect(attempts[0]!.seconds).toBeLessThan(0.5)
+  })
+
   it('with every instance down, request rejects UpstreamUnavailableError: status 503, message safe for clients', async () => {
     const { client, attempts } = upstream([await deadUrl(), await deadUrl()])
 

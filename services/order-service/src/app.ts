@@ -28,6 +28,6 @@ export async function buildApp(options: BuildOptions): Promise<App> {
     dataDir: config.DATA_DIR,
     database: options.database,
   })
-  await app.register(orderRoutes)
+  await app.register(orderRoutes, { userCheckTimeoutMs: config.USER_CHECK_TIMEOUT_MS })
   return app
 }

@@ -1,5 +1,5 @@
 import { databaseEnv, loadConfig, portEnv, serviceEnv, upstreamEnv } from '@platform/kit'
-import type { Static, TObject } from 'typebox'
+import Type, { type Static, type TObject } from 'typebox'
 
 export const SERVICE_NAME = 'order-service'
 
@@ -9,6 +9,12 @@ export const configProperties = {
   ...portEnv(3002),
   ...databaseEnv,
   ...upstreamEnv,
+  USER_CHECK_TIMEOUT_MS: Type.Integer({
+    minimum: 50,
+    maximum: 60_000,
+    default: 1500,
+    description: "bound of the user check before an order is written, retries included (each try gets half): below the gateway's UPSTREAM_TRY_TIMEOUT_MS, so a slow user-service gives a 503 to retry, not a gateway timeout",
+  }),
 }
 
 export type Config = Static<TObject<typeof configProperties>>

@@ -11,8 +11,15 @@ export interface UserCheck {
 
 const unavailable = () => new HttpError(503, 'user-service is unavailable, retry later')
 
-/** Asks user-service, through discovery and its load balancer, whether a user exists. */
-export function userCheck(users: Upstream): UserCheck {
+/**
+ * Asks user-service, through discovery and its load balancer, whether a user exists. The whole
+ * check, retries included, takes at most `timeoutMs`; each try gets half of it, so an instance
+ * that hangs (starting, stalled, draining under load) leaves time for another to answer. The
+ * bound sits below the gateway's try timeout: the client then gets a retryable 503 from here
+ * rather than a 504 that cannot say whether the order was written.
+ */
+export function userCheck(users: Upstream, timeoutMs: number): UserCheck {
+  const tryTimeoutMs = Math.ceil(timeoutMs / 2)
   return {
     async assertExists(userId, { requestId, log }) {
       let statusCode: number
@@ -21,6 +28,8 @@ export function userCheck(users: Upstream): UserCheck {
           method: 'GET',
           path: `/users/${userId}`,
           headers: { accept: 'application/json', 'x-request-id': requestId },
+          timeoutMs,
+          tryTimeoutMs,
         })
         statusCode = response.statusCode
         // Only the status matters; dumping the body frees the keep-alive socket.

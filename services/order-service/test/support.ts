@@ -14,8 +14,8 @@ export async function startUserService(database: Database): Promise<{ app: App; 
   return { app, url }
 }
 
-/** order-service calling user-service at `userServiceUrl`, with quick upstream timeouts for tests. */
-export function buildOrderService(database: Database, userServiceUrl: string): Promise<App> {
-  const config = readConfig({ USER_SERVICE_URLS: userServiceUrl, UPSTREAM_TRY_TIMEOUT_MS: '1000' })
+/** order-service calling user-service at `userServiceUrl` (comma separated for several), with quick upstream timeouts for tests. */
+export function buildOrderService(database: Database, userServiceUrl: string, env: Record<string, string> = {}): Promise<App> {
+  const config = readConfig({ USER_SERVICE_URLS: userServiceUrl, UPSTREAM_TRY_TIMEOUT_MS: '1000', ...env })
   return buildApp({ config, logger: false, database })
 }

@@ -18,8 +18,8 @@ afterAll(async () => {
   await database?.close()
 })
 
-async function orderServiceFor(userServiceUrl: string): Promise<App> {
-  const app = await buildOrderService(database, userServiceUrl)
+async function orderServiceFor(userServiceUrl: string, env: Record<string, string> = {}): Promise<App> {
+  const app = await buildOrderService(database, userServiceUrl, env)
   toClose.push(app)
   return app
 }
@@ -29,13 +29,18 @@ async function ordersOf(userId: number): Promise<number> {
   return result.rows[0]?.n ?? 0
 }
 
-/** A stand-in user-service that answers every request with `status`, recording the headers it got. */
-async function fakeUserService(status: number): Promise<{ url: string; seen: IncomingHttpHeaders[] }> {
+/**
+ * A stand-in user-service that answers every request with `status` (or never, with `hang`),
+ * recording the headers it got.
+ */
+async function fakeUserService(status: number | 'hang'): Promise<{ url: string; seen: IncomingHttpHeaders[] }> {
   const seen: IncomingHttpHeaders[] = []
   const server: Server = createServer((request, response) => {
     seen.push(request.headers)
+    if (status === 'hang') return
     response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ statusCode: status, error: 'x', message: 'x' }))
   })
+  toClose.push({ close: async () => server.closeAllConnections() })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   toClose.push({ close: () => new Promise((resolve) => server.close(resolve)) })
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
@@ -89,6 +94,43 @@ describe('POST /orders user check against user-service', () => {
 
     expect(response.statusCode).toBe(503)
     expect(response.json()).toMatchObject({ message: 'user-service is unavailable, retry later' })
+    expect(await ordersOf(1)).toBe(before)
+  })
+
+  test('with one user-service instance hanging, the check moves to the other within USER_CHECK_TIMEOUT_MS and answers 201', async () => {
+    const hanging = await fakeUserService('hang')
+    const users = await startUserService(database)
+    toClose.push(users.app)
+    const orders = await orderServiceFor(`${hanging.url},${users.url}`, { USER_CHECK_TIMEOUT_MS: '1000', UPSTREAM_TRY_TIMEOUT_MS: '5000' })
+
+    // Round robin starts on either instance: two orders make sure one check met the hanging one.
+    const answers = []
+    for (const item of ['Lamp', 'Chair']) {
+      const started = performance.now()
+      const response = await orders.inject({ method: 'POST', url: '/orders', payload: { userId: 1, item, price: 10 } })
+      answers.push({ status: response.statusCode, ms: performance.now() - started })
+    }
+
+    expect(hanging.seen.length).toBeGreaterThan(0)
+    expect(answers.map((answer) => answer.status)).toEqual([201, 201])
+    // Each try gets half the budget: the hanging one is given up after ~500 ms, not UPSTREAM_TRY_TIMEOUT_MS.
+    for (const answer of answers) expect(answer.ms).toBeLessThan(1_000 + 500)
+  })
+
+  test('with every user-service instance hanging answers 503 once USER_CHECK_TIMEOUT_MS is spent, and writes nothing', async () => {
+    const [a, b] = await Promise.all([fakeUserService('hang'), fakeUserService('hang')])
+    const orders = await orderServiceFor(`${a.url},${b.url}`, { USER_CHECK_TIMEOUT_MS: '600', UPSTREAM_TRY_TIMEOUT_MS: '5000' })
+    const before = await ordersOf(1)
+
+    const started = performance.now()
+    const response = await orders.inject({ method: 'POST', url: '/orders', payload: { userId: 1, item: 'Shelf', price: 20 } })
+    const elapsed = performance.now() - started
+
+    expect(response.statusCode).toBe(503)
+    expect(response.json()).toMatchObject({ message: 'user-service is unavailable, retry later' })
+    expect(a.seen.length + b.seen.length).toBe(2)
+    expect(elapsed).toBeGreaterThanOrEqual(550)
+    expect(elapsed).toBeLessThan(600 + 1_000)
     expect(await ordersOf(1)).toBe(before)
   })
 

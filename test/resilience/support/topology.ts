@@ -1,7 +1,8 @@
 // Starting and tracking the real service processes of one resilience file.
-import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { startService, type ServiceName, type ServiceProcess } from '../../../scripts/lib/service-process.ts'
+
+export { eventually, untilAnswers } from '../../support/wait.ts'
 
 /** Short drain and shutdown bounds so a rolling restart fits the suite's time budget. */
 export const DRAIN_DELAY_MS = 2_000
@@ -47,7 +48,7 @@ export class Topology {
 
   async start(name: ServiceName, env: Record<string, string | undefined> = {}, port?: number): Promise<StartedService> {
     const startedAt = performance.now()
-    const service = await startService({ name, port, env: { ...this.#common, ...env }, readyTimeoutMs: 30_000 })
+    const service = await startService({ name, port, env: { ...this.#common, ...env } })
     const started: StartedService = Object.assign(service, { startedAt, readyAt: performance.now() })
     this.processes.push(started)
     return started
@@ -68,24 +69,6 @@ export class Topology {
     return this.processes
       .map((service) => `--- ${service.name} :${service.port} (exit ${service.child.exitCode ?? service.child.signalCode ?? 'running'})\n${service.lines.slice(-lines).join('\n')}`)
       .join('\n')
-  }
-}
-
-/** Polls `probe` every `intervalMs` until it returns something other than undefined. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
-  const deadline = performance.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (error) {
-      last = error
-    }
-    if (performance.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last error: ${String(last)})`}`)
-    }
-    await sleep(intervalMs)
   }
 }
 

@@ -51,6 +51,14 @@ export interface ConsulResolverOptions {
    * believed over a non-empty last known list (default 30000).
    */
   readonly emptyGraceMs?: number
+  /**
+   * Envoy's panic threshold, in percent (default 50; 0 turns it off): while fewer than this share
+   * of the known instances pass their checks, route over all of them rather than over the few
+   * (or none) left. When every instance fails at once the likely cause is shared (a slow
+   * database, a check timing out under load), and spreading the traffic beats refusing it; the
+   * balancer's retries and ejection then skip the instances that really are down.
+   */
+  readonly panicThresholdPercent?: number
 }
 
 export interface KeepRegisteredOptions {
@@ -74,6 +82,8 @@ const silent: ConsulLogger = { debug() {}, info() {}, warn() {}, error() {} }
 interface HealthEntry {
   readonly Node?: { readonly Address?: string }
   readonly Service?: { readonly ID?: string; readonly Address?: string; readonly Port?: number }
+  /** The node's checks (serfHealth) and the instance's own. */
+  readonly Checks?: readonly { readonly CheckID?: string; readonly Status?: string }[]
 }
 
 /** An id unique per running instance, so two replicas on one host never overwrite each other. */
@@ -195,6 +205,10 @@ export class ConsulClient {
     if (!Number.isInteger(waitSeconds) || waitSeconds < 1 || waitSeconds > 600) {
       throw new RangeError(`waitSeconds must be an integer from 1 to 600, got ${waitSeconds}`)
     }
+    const panicThresholdPercent = options.panicThresholdPercent ?? 50
+    if (!(panicThresholdPercent >= 0 && panicThresholdPercent <= 100)) {
+      throw new RangeError(`panicThresholdPercent must be from 0 to 100, got ${panicThresholdPercent}`)
+    }
     const resolver = new ConsulResolver({
       pool: this.#pool,
       headers: this.#headers,
@@ -204,6 +218,7 @@ export class ConsulClient {
       retryMinMs: options.retryMinMs ?? 250,
       retryMaxMs: options.retryMaxMs ?? 10_000,
       emptyGraceMs: options.emptyGraceMs ?? 30_000,
+      panicThresholdPercent,
       onClose: (closed) => this.#resolvers.delete(closed),
     })
     this.#resolvers.add(resolver)
@@ -253,6 +268,7 @@ interface ConsulResolverSettings {
   readonly retryMinMs: number
   readonly retryMaxMs: number
   readonly emptyGraceMs: number
+  readonly panicThresholdPercent: number
   readonly onClose: (resolver: ConsulResolver) => void
 }
 
@@ -271,11 +287,14 @@ class ConsulResolver implements Resolver {
   #lost = false
   /** Until then (performance.now()), an empty answer does not replace a non-empty list. */
   #holdEmptyUntil = 0
+  /** Fewer instances pass than the panic threshold: routing over all of them. */
+  #panic = false
   #closing: Promise<void> | undefined
 
   constructor(settings: ConsulResolverSettings) {
     this.#settings = settings
-    this.#pathPrefix = `/v1/health/service/${encodeURIComponent(settings.service)}?passing=true&wait=${settings.waitSeconds}s&index=`
+    // Every instance with its checks, not only the passing ones: the panic rule needs both counts.
+    this.#pathPrefix = `/v1/health/service/${encodeURIComponent(settings.service)}?wait=${settings.waitSeconds}s&index=`
     this.#timeoutMs = Math.ceil(settings.waitSeconds * 1000 * (17 / 16)) + 5_000
     // Nobody may be waiting on ready(); a rejection on close must not be reported as unhandled.
     this.#first.promise.catch(() => {})
@@ -378,20 +397,36 @@ class ConsulResolver implements Resolver {
   }
 
   #apply(entries: readonly HealthEntry[]): void {
-    const next: ServiceInstance[] = []
+    const passing: ServiceInstance[] = []
+    const known: ServiceInstance[] = []
     for (const entry of entries) {
       const id = entry.Service?.ID
       const port = entry.Service?.Port
       const address = entry.Service?.Address ?? ''
       const host = address === '' ? (entry.Node?.Address ?? '') : address
       if (id === undefined || port === undefined || host === '') continue
-      next.push(Object.freeze({ id, url: `http://${urlHost(host)}:${port}` }))
+      const checks = entry.Checks ?? []
+      // An instance (or node) an operator put in maintenance is out, panic or not.
+      if (checks.some((check) => check.CheckID === '_node_maintenance' || check.CheckID?.startsWith('_service_maintenance:'))) continue
+      const instance = Object.freeze({ id, url: `http://${urlHost(host)}:${port}` })
+      known.push(instance)
+      // What `?passing` means: every check of the instance and of its node passes.
+      if (checks.every((check) => check.Status === 'passing')) passing.push(instance)
     }
+    const { logger, service, panicThresholdPercent } = this.#settings
+    const panic = known.length > 0 && passing.length * 100 < panicThresholdPercent * known.length
+    if (panic !== this.#panic) {
+      this.#panic = panic
+      const fields = { service, passing: passing.length, known: known.length, panicThresholdPercent }
+      if (panic) logger.warn(fields, 'too few instances pass their checks; routing over all of them (panic)')
+      else logger.info(fields, 'enough instances pass their checks again; routing over the passing ones')
+    }
+    const next = panic ? known : passing
     next.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 
     if (next.length === 0 && this.#list.length > 0 && performance.now() < this.#holdEmptyUntil) {
-      this.#settings.logger.debug(
-        { service: this.#settings.service, instances: this.#list.length },
+      logger.debug(
+        { service, instances: this.#list.length },
         'Consul lists no instance right after it came back; keeping the last known ones while they re-register',
       )
       return
@@ -400,10 +435,7 @@ class ConsulResolver implements Resolver {
     // Keep the same array when nothing changed: readers (the balancer) compare references.
     if (!sameInstances(this.#list, next)) {
       this.#list = Object.freeze(next)
-      this.#settings.logger.info(
-        { service: this.#settings.service, instances: next.map((instance) => instance.url) },
-        'instances changed',
-      )
+      logger.info({ service, instances: next.map((instance) => instance.url) }, 'instances changed')
     }
     if (!this.#known) {
       this.#known = true

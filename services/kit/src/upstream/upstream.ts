@@ -53,6 +53,13 @@ export interface UpstreamRequest {
   /** A stream is sent once: requests with one are never retried. */
   readonly body?: string | Buffer | Readable
   readonly signal?: AbortSignal
+  /**
+   * Bound of the whole request, every try included: a try starts only while time is left and
+   * waits no longer than what is left. Unset: `maxTries` × the try timeout at most.
+   */
+  readonly timeoutMs?: number
+  /** This request's try timeout, below the Upstream's `tryTimeoutMs` (e.g. to fit a retry in `timeoutMs`). */
+  readonly tryTimeoutMs?: number
 }
 
 export interface UpstreamResponse {
@@ -123,6 +130,7 @@ export class Upstream {
   readonly #ejectAfter: number
   readonly #ejectionMs: number
   readonly #poolOptions: Pool.Options
+  readonly #tryTimeoutMs: number
   readonly #observer: UpstreamObserver | undefined
   readonly #observeAttempts: boolean
   readonly #readmit = (member: Member) => this.#endEjection(member)
@@ -140,6 +148,7 @@ export class Upstream {
     this.#ejectAfter = positive('ejectAfterFailures', options.ejectAfterFailures ?? 3)
     this.#ejectionMs = options.ejectionMs ?? 10_000
     const tryTimeoutMs = positive('tryTimeoutMs', options.tryTimeoutMs ?? 2_000)
+    this.#tryTimeoutMs = tryTimeoutMs
     const keepAliveTimeoutMs = positive('keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? 10_000)
     this.#poolOptions = {
       connections: positive('connectionsPerInstance', options.connectionsPerInstance ?? 64),
@@ -174,6 +183,11 @@ export class Upstream {
       body,
       signal: req.signal,
     }
+    // A request with its own bounds gets a timer of its own per try: undici's header timeout
+    // runs on a coarse clock that may fire up to a second late, too coarse for a sub-second try.
+    const ownTimer = req.timeoutMs !== undefined || req.tryTimeoutMs !== undefined
+    const tryTimeoutMs = Math.min(this.#tryTimeoutMs, req.tryTimeoutMs ?? Infinity)
+    const deadline = req.timeoutMs === undefined ? undefined : performance.now() + req.timeoutMs
 
     let index = this.#pick(members, 0, false)
     let tried = 0
@@ -183,17 +197,18 @@ export class Upstream {
       if (index < 31) tried |= 1 << index
       const started = this.#observeAttempts ? performance.now() : 0
       const retried = attempt > 1
+      const bound = ownTimer ? tryBound(options, req.signal, deadline === undefined ? tryTimeoutMs : Math.min(tryTimeoutMs, deadline - performance.now())) : undefined
       let response: Dispatcher.ResponseData
       try {
-        response = await (member.pool ?? this.#openPool(member)).request(options)
+        response = await (member.pool ?? this.#openPool(member)).request(bound?.options ?? options)
       } catch (error) {
-        const kind = req.signal?.aborted === true ? FATAL : classify(error)
+        const kind = bound?.timedOut() === true ? TIMEOUT : req.signal?.aborted === true ? FATAL : classify(error)
         if (kind === FATAL) throw error
         this.#failed(member)
         if (this.#observeAttempts) {
           this.#attempt(member.instance.id, kind === TIMEOUT ? 'timeout' : 'connect_error', started, retried)
         }
-        if (attempt < this.#maxTries && (idempotent || (kind === NOT_SENT && replayable))) {
+        if (attempt < this.#maxTries && (idempotent || (kind === NOT_SENT && replayable)) && timeLeft(deadline)) {
           // A broken connection is worth one more try even on an instance already tried
           // (a stale keep-alive socket); a timeout is not.
           const next = this.#pick(members, tried, kind !== TIMEOUT)
@@ -203,6 +218,8 @@ export class Upstream {
           }
         }
         throw new UpstreamUnavailableError(this.#service, { cause: error })
+      } finally {
+        bound?.clear()
       }
 
       const status = response.statusCode
@@ -211,7 +228,7 @@ export class Upstream {
       if (this.#observeAttempts) {
         this.#attempt(member.instance.id, status >= 500 ? 'server_error' : 'ok', started, retried)
       }
-      if (status === 503 && idempotent && attempt < this.#maxTries) {
+      if (status === 503 && idempotent && attempt < this.#maxTries && timeLeft(deadline)) {
         const next = this.#pick(members, tried, false)
         if (next >= 0) {
           // Free the socket for reuse before going elsewhere.
@@ -347,6 +364,33 @@ export class Upstream {
     const seconds = started === 0 ? 0 : (performance.now() - started) / 1000
     this.#observer!.attempt!({ service: this.#service, instance, outcome, seconds, retried })
   }
+}
+
+/**
+ * One try's own timeout: the request's options with a signal that aborts, with an error undici
+ * would give for a header timeout, after `ms` unless cleared (when the headers have arrived).
+ */
+function tryBound(options: Dispatcher.RequestOptions, callerSignal: AbortSignal | undefined, ms: number) {
+  const controller = new AbortController()
+  let fired = false
+  const timer = setTimeout(() => {
+    fired = true
+    controller.abort(Object.assign(new Error(`no response headers within ${Math.round(ms)} ms`), { code: 'UND_ERR_HEADERS_TIMEOUT' }))
+  }, Math.max(1, ms))
+  const signal = callerSignal === undefined ? controller.signal : AbortSignal.any([callerSignal, controller.signal])
+  return {
+    options: { ...options, signal },
+    timedOut: () => fired,
+    clear: () => clearTimeout(timer),
+  }
+}
+
+/** A try shorter than this is not worth starting. */
+const MIN_TRY_MS = 20
+
+/** Whether a request with this deadline (performance.now() based) still has time for a try. */
+function timeLeft(deadline: number | undefined): boolean {
+  return deadline === undefined || deadline - performance.now() >= MIN_TRY_MS
 }
 
 function positive(name: string, value: number): number {

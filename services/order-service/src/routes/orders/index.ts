@@ -9,12 +9,17 @@ const orderNotFound = (id: number) => new HttpError(404, `order ${id} not found`
 // numeric(12,2) would round silently; 1.005 is refused instead.
 const hasAtMostTwoDecimals = (value: number) => Number(value.toFixed(2)) === value
 
+export interface OrderRoutesOptions {
+  /** Bound of the user-service check before an order is written (USER_CHECK_TIMEOUT_MS). */
+  readonly userCheckTimeoutMs: number
+}
+
 /** `/orders`: thin handlers over the repository and the user-service check. */
-export default async function orderRoutes(app: App) {
+export default async function orderRoutes(app: App, { userCheckTimeoutMs }: OrderRoutesOptions) {
   app.addSchema(Order)
   const orders = orderRepository(app.db)
   // Resolved at boot, so a missing USER_SERVICE_URLS (without Consul) stops the start with its name.
-  const users = userCheck(app.discovery.upstream('user-service'))
+  const users = userCheck(app.discovery.upstream('user-service'), userCheckTimeoutMs)
 
   app.get(
     '/orders',
