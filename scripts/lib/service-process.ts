@@ -58,7 +58,7 @@ export function readyTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
  */
 export async function startService(options: StartOptions): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort())
-  const child = spawn(process.execPath, ['--import', './src/telemetry.ts', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['src/server.ts'], {
     cwd: `${servicesDir}${options.name}`,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', ...options.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

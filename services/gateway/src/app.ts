@@ -1,8 +1,6 @@
 import rateLimit from '@fastify/rate-limit'
 import { createService, type App, type ServiceOptions } from '@platform/kit'
-import type { LogLevel } from 'fastify'
 import type { Config } from './config.ts'
-import { logCompleted } from './plugins/access-log.ts'
 import proxy from './plugins/proxy.ts'
 import securityHeaders from './plugins/security-headers.ts'
 import aggregateRoutes from './routes/aggregate/index.ts'
@@ -45,11 +43,8 @@ export function buildApp(options: BuildOptions): App {
   // startTelemetry (src/telemetry.ts) turns tracing on exactly when this is set.
   const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined
 
-  // The API routes: Fastify's `logLevel` register option quiets its per-request lines on them,
-  // and with LOG_REQUESTS one access line per request is written at completion instead.
   app.register(
     async function api(scope) {
-      if (config.LOG_REQUESTS) scope.addHook('onResponse', logCompleted)
       await scope.register(proxy, {
         routes: [
           { prefix: '/users', service: 'user-service' },
@@ -60,12 +55,6 @@ export function buildApp(options: BuildOptions): App {
       })
       await scope.register(aggregateRoutes, { tracing })
     },
-    { logLevel: quietLevel(config.LOG_LEVEL) },
   )
   return app
-}
-
-/** `warn`, or quieter if LOG_LEVEL is. */
-function quietLevel(level: Config['LOG_LEVEL']): LogLevel {
-  return level === 'error' || level === 'fatal' || level === 'silent' ? level : 'warn'
 }

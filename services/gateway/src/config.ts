@@ -23,10 +23,6 @@ export const gatewayEnv = {
     default: false,
     description: 'trust X-Forwarded-* from the peer (true behind Traefik, so rate limiting keys on the client IP)',
   }),
-  LOG_REQUESTS: Type.Boolean({
-    default: true,
-    description: 'one access log line per API request, at completion (false: only warnings and errors)',
-  }),
 }
 
 export type Config = Static<TObject<typeof gatewayEnv>>

@@ -22,6 +22,10 @@ const Duration = (fallback: string, description: string) =>
 export const serviceEnv = {
   HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'interface to listen on' }),
   LOG_LEVEL: LogLevel,
+  LOG_REQUESTS: Type.Boolean({
+    default: true,
+    description: 'one access log line per request, at completion: method, route, URL, status, duration, request id (false: only warnings and errors)',
+  }),
   SERVICE_ADDRESS: Type.Optional(
     Type.String({ minLength: 1, description: 'address advertised to Consul (default: the host name)' }),
   ),

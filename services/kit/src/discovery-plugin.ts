@@ -72,7 +72,9 @@ async function discoveryPlugin(app: FastifyInstance, options: DiscoveryOptions) 
       let found = upstreams.get(service)
       if (found === undefined) {
         observer ??= upstreamMetrics(app.metrics)
-        found = new Upstream({ ...options.upstream, service, resolver: resolver(service), observer })
+        // The tracing plugin, when registered, was loaded before any route asks for an upstream.
+        const tracer = app.hasDecorator('tryTracer') ? app.tryTracer : undefined
+        found = new Upstream({ ...options.upstream, service, resolver: resolver(service), observer, ...(tracer === undefined ? {} : { tracer }) })
         upstreams.set(service, found)
       }
       return found

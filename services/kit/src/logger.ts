@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { ecsFormat } from '@elastic/ecs-pino-format'
-import type { LoggerOptions } from 'pino'
+import { destination, pino, type Logger, type LoggerOptions } from 'pino'
 
 export interface LoggerSettings {
   /** ECS `service.name` on every line. */
@@ -24,6 +24,33 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
       censor: '[redacted]',
     },
   }
+}
+
+/** Buffered lines go out at least this often, whatever the traffic. */
+const FLUSH_INTERVAL_MS = 100
+
+/**
+ * The service's logger: ECS JSON lines on stdout, buffered and written in batches of 4 KiB or
+ * every FLUSH_INTERVAL_MS, whichever comes first. A write per line (synchronous, or handed to
+ * the thread pool) was about a fifth of the gateway's CPU per request; a batch costs the same
+ * as one line. Nothing is lost at exit: the 'exit' handler writes what is still buffered,
+ * synchronously, and every way the process ends (a signal's graceful shutdown, a fatal error
+ * handled by close-with-grace, `process.exit`) passes through it. A SIGKILL loses at most the
+ * last FLUSH_INTERVAL_MS of lines.
+ */
+export function createLogger(settings: LoggerSettings): Logger {
+  const stdout = destination({ dest: 1, sync: false, minLength: 4096 })
+  const timer = setInterval(() => stdout.flush(), FLUSH_INTERVAL_MS)
+  timer.unref()
+  process.once('exit', () => {
+    clearInterval(timer)
+    try {
+      stdout.flushSync()
+    } catch {
+      // Nothing buffered, or stdout already closed: nothing left to save.
+    }
+  })
+  return pino(loggerOptions(settings), stdout)
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/

@@ -36,11 +36,12 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsOptions) {
     registers: [registry],
   })
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     duration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
       reply.elapsedTime / 1000,
     )
+    done()
   })
 
   app.get('/metrics', { logLevel: 'warn', config: { rateLimit: false, loadShedding: false } }, async (_request, reply) => {

@@ -5,7 +5,7 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { ConfigError, type ServiceEnv } from './config.ts'
 import { instanceId, type KeptRegistration } from './discovery/index.ts'
-import { shutdownTelemetry } from './telemetry.ts'
+import { shutdownTelemetry, startTelemetry } from './telemetry.ts'
 
 export interface RunOptions {
   readonly name: string
@@ -16,7 +16,7 @@ export interface RunOptions {
 }
 
 /**
- * Listens, registers the instance with Consul (and registers it again whenever the agent has
+ * Starts tracing (when configured), listens, registers the instance with Consul (and registers it again whenever the agent has
  * lost it, see `keepRegistered`) and owns the process signals. On SIGTERM or
  * SIGINT it drains: readiness turns 503, the instance leaves Consul, callers get
  * `DRAIN_DELAY_MS` to notice, then the server closes while in-flight requests finish. The whole
@@ -24,6 +24,8 @@ export interface RunOptions {
  */
 export async function runService(app: FastifyInstance, options: RunOptions): Promise<void> {
   const { config } = options
+  // Before the first request: the app's spans go through the provider this registers.
+  await startTelemetry(options.name)
   let registered: string | undefined
   let kept: KeptRegistration | undefined
 

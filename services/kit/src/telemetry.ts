@@ -1,19 +1,26 @@
-import { register } from 'node:module'
+import type { Sampler } from '@opentelemetry/sdk-trace'
 import Type from 'typebox'
-import { loadConfig } from './config.ts'
+import { ConfigError, loadConfig } from './config.ts'
 
-interface Sdk {
+interface Provider {
   shutdown(): Promise<void>
 }
 
-let sdk: Sdk | undefined
+let provider: Provider | undefined
+
+/** Share of the traces starting in this service that are sampled when OTEL_TRACES_SAMPLER is unset. */
+export const DEFAULT_SAMPLE_RATIO = 0.1
 
 /**
- * Starts OpenTelemetry tracing when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: spans for incoming
- * HTTP and Fastify routes, outgoing undici calls (with W3C `traceparent`), and `trace.id` /
- * `span.id` on every ECS log line. It must run before Fastify, pino or undici are imported, so
- * each service loads it with `node --import ./src/telemetry.ts`. The SDK is process-wide by
- * nature, hence the module state.
+ * Starts OpenTelemetry tracing when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: a tracer provider with
+ * the OTLP/HTTP exporter and W3C trace-context propagation, registered globally. The spans
+ * themselves come from the kit: one per request served (tracing.ts) and one per try of an
+ * upstream call (upstream.ts), so only application traffic is traced (not the Consul client's
+ * blocking queries) and no module is patched at load time. The standard variables apply:
+ * `OTEL_TRACES_SAMPLER` (+ `_ARG`), `OTEL_BSP_*`, `OTEL_RESOURCE_ATTRIBUTES`.
+ *
+ * Each service calls it from `src/telemetry.ts`, preloaded with `node --import`, before anything
+ * else runs. The provider is process-wide by nature, hence the module state.
  */
 export async function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const config = loadConfig(
@@ -24,51 +31,88 @@ export async function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv
     },
     env,
   )
-  if (config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined || sdk !== undefined) return false
+  if (config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined || provider !== undefined) return false
 
-  // ESM modules can only be patched through a loader hook, registered before they load.
-  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url)
-  const [{ NodeSDK }, { OTLPTraceExporter }, { HttpInstrumentation }, { UndiciInstrumentation }, { PinoInstrumentation }, { FastifyOtelInstrumentation }] =
-    await Promise.all([
-      import('@opentelemetry/sdk-node'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/instrumentation-http'),
-      import('@opentelemetry/instrumentation-undici'),
-      import('@opentelemetry/instrumentation-pino'),
-      import('@fastify/otel'),
-    ])
-
-  const started = new NodeSDK({
-    serviceName,
-    // Traces only: logs go to stdout (ELK) and metrics to /metrics (Prometheus). Left to its
-    // defaults the SDK would also export every log line and the instrumentations' metrics over
-    // OTLP to the same endpoint, which a traces backend such as Jaeger does not accept, at a cost
-    // on every request.
-    logRecordProcessors: [],
-    metricReaders: [],
-    traceExporter: new OTLPTraceExporter({ url: `${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` }),
-    instrumentations: [
-      new HttpInstrumentation({
-        // Probes and scrapes would drown the traces that matter.
-        ignoreIncomingRequestHook: (request) => /^\/(health|metrics)/.test(request.url ?? ''),
+  const [{ propagation, trace }, { W3CTraceContextPropagator }, sdk, { OTLPTraceExporter }, { detectResources, envDetector, resourceFromAttributes }] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+  ])
+  const started = new sdk.TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': serviceName }).merge(detectResources({ detectors: [envDetector] })),
+    sampler: samplerFromEnv(env, sdk),
+    spanProcessors: [
+      new sdk.BatchSpanProcessor({
+        exporter: new OTLPTraceExporter({ url: `${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` }),
+        ...positive(env, 'OTEL_BSP_SCHEDULE_DELAY', 'scheduledDelayMillis'),
+        ...positive(env, 'OTEL_BSP_EXPORT_TIMEOUT', 'exportTimeoutMillis'),
+        ...positive(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize'),
+        ...positive(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize'),
       }),
-      new UndiciInstrumentation(),
-      // Request and handler spans only: a span per lifecycle hook (five per request here) says
-      // little and costs about 15% of the gateway's CPU per request (npm run bench).
-      new FastifyOtelInstrumentation({
-        registerOnInitialization: true,
-        instrumentHooks: false,
-        ignorePaths: (route) => /^\/(health|metrics)/.test(route.url),
-      }),
-      new PinoInstrumentation({ disableLogSending: true, logKeys: { traceId: 'trace.id', spanId: 'span.id', traceFlags: 'trace.flags' } }),
     ],
   })
-  started.start()
-  sdk = started
+  trace.setGlobalTracerProvider(started)
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator())
+  provider = started
   return true
 }
 
 /** Flushes spans still buffered; called last in a graceful shutdown. */
 export async function shutdownTelemetry(): Promise<void> {
-  await sdk?.shutdown().catch(() => {})
+  await provider?.shutdown().catch(() => {})
+}
+
+type Samplers = Pick<typeof import('@opentelemetry/sdk-trace'), 'AlwaysOffSampler' | 'AlwaysOnSampler' | 'ParentBasedSampler' | 'TraceIdRatioBasedSampler'>
+
+/**
+ * The sampler `OTEL_TRACES_SAMPLER` names (the specification's built-in ones), with its ratio
+ * from `OTEL_TRACES_SAMPLER_ARG`. Unset: every trace a caller already samples, and one in
+ * `DEFAULT_SAMPLE_RATIO` of those that start here (README, "Traces"). A name or ratio the
+ * specification does not define stops the start with one line, like any bad variable.
+ */
+export function samplerFromEnv(env: NodeJS.ProcessEnv, samplers: Samplers): Sampler {
+  const given = env.OTEL_TRACES_SAMPLER?.trim() ?? ''
+  const name = given === '' ? 'parentbased_traceidratio' : given
+  const ratio = () => {
+    const raw = env.OTEL_TRACES_SAMPLER_ARG?.trim() ?? ''
+    // The specification's default ratio is 1; ours applies only when no sampler is named.
+    if (raw === '') return given === '' ? DEFAULT_SAMPLE_RATIO : 1
+    const value = Number(raw)
+    if (!(value >= 0 && value <= 1)) throw invalid('OTEL_TRACES_SAMPLER_ARG', raw, 'a ratio from 0 to 1')
+    return value
+  }
+  switch (name) {
+    case 'always_on':
+      return new samplers.AlwaysOnSampler()
+    case 'always_off':
+      return new samplers.AlwaysOffSampler()
+    case 'traceidratio':
+      return new samplers.TraceIdRatioBasedSampler(ratio())
+    case 'parentbased_always_on':
+      return new samplers.ParentBasedSampler({ root: new samplers.AlwaysOnSampler() })
+    case 'parentbased_always_off':
+      return new samplers.ParentBasedSampler({ root: new samplers.AlwaysOffSampler() })
+    case 'parentbased_traceidratio':
+      return new samplers.ParentBasedSampler({ root: new samplers.TraceIdRatioBasedSampler(ratio()) })
+    default:
+      throw invalid(
+        'OTEL_TRACES_SAMPLER',
+        name,
+        'one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio',
+      )
+  }
+}
+
+function positive(env: NodeJS.ProcessEnv, variable: string, option: string): Record<string, number> {
+  const raw = env[variable]?.trim()
+  if (raw === undefined || raw === '') return {}
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value <= 0) throw invalid(variable, raw, 'a positive integer')
+  return { [option]: value }
+}
+
+function invalid(variable: string, value: string, expected: string): ConfigError {
+  return new ConfigError(`invalid environment variable ${variable}=${JSON.stringify(value)}: must be ${expected}`)
 }

@@ -6,7 +6,7 @@ export interface UserCheck {
    * Resolves when user-service knows the user. Throws a 422 naming `body.userId` when it does
    * not, and a 503 when it cannot tell (unreachable, or any answer but 200 or 404).
    */
-  assertExists(userId: number, context: { readonly requestId: string; readonly log: FastifyBaseLogger }): Promise<void>
+  assertExists(userId: number, context: { readonly requestId: string; readonly log: FastifyBaseLogger; readonly trace?: unknown }): Promise<void>
 }
 
 const unavailable = () => new HttpError(503, 'user-service is unavailable, retry later')
@@ -21,7 +21,7 @@ const unavailable = () => new HttpError(503, 'user-service is unavailable, retry
 export function userCheck(users: Upstream, timeoutMs: number): UserCheck {
   const tryTimeoutMs = Math.ceil(timeoutMs / 2)
   return {
-    async assertExists(userId, { requestId, log }) {
+    async assertExists(userId, { requestId, log, trace }) {
       let statusCode: number
       try {
         const response = await users.request({
@@ -30,6 +30,7 @@ export function userCheck(users: Upstream, timeoutMs: number): UserCheck {
           headers: { accept: 'application/json', 'x-request-id': requestId },
           timeoutMs,
           tryTimeoutMs,
+          trace,
         })
         statusCode = response.statusCode
         // Only the status matters; dumping the body frees the keep-alive socket.

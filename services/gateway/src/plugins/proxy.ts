@@ -15,9 +15,9 @@ export interface ProxyOptions {
   /** Whether the peer is a trusted proxy whose X-Forwarded-For chain is extended, not replaced. */
   readonly trustProxy: boolean
   /**
-   * Whether tracing is on. Then the undici instrumentation adds the gateway's own `traceparent`
-   * (a child of the client's) to every upstream call, so the client's must not be copied too:
-   * two values in one header are invalid and would break the trace.
+   * Whether tracing is on. Then every upstream call carries the gateway's own `traceparent` (a
+   * child of the client's), so the client's must not be copied too: two values in one header
+   * are invalid and would break the trace.
    */
   readonly tracing: boolean
 }
@@ -77,6 +77,7 @@ function forwarder(service: string, upstream: Upstream, trustProxy: boolean, ski
         path: request.url,
         headers,
         body: request.body as Buffer | undefined,
+        trace: request.traceContext,
       })
       // Read before any header is copied: a failure here still gets a clean error response.
       payload = await payloadOf(request.method, response)

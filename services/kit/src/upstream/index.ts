@@ -1,6 +1,8 @@
 export { upstreamMetrics } from './metrics.ts'
 export { Upstream, UpstreamUnavailableError } from './upstream.ts'
 export type {
+  TryTrace,
+  TryTracer,
   UpstreamAttempt,
   UpstreamObserver,
   UpstreamOptions,

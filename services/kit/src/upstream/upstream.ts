@@ -15,6 +15,21 @@ export interface UpstreamAttempt {
   readonly retried: boolean
 }
 
+/** One try of an upstream call as tracing sees it (tracing.ts makes a client span of it). */
+export interface TryTrace {
+  /** Trace-context headers for this try, flat: name, value, … */
+  readonly headers: readonly string[]
+  end(outcome: { readonly statusCode?: number; readonly error?: string }): void
+}
+
+/** Starts a trace of each try under the caller's trace context; set by the tracing plugin. */
+export interface TryTracer {
+  start(
+    parent: unknown,
+    attempt: { readonly method: string; readonly origin: string; readonly path: string; readonly service: string; readonly resend: number },
+  ): TryTrace
+}
+
 export interface UpstreamObserver {
   attempt?(event: UpstreamAttempt): void
   ejected?(event: { readonly service: string; readonly instance: string }): void
@@ -43,6 +58,8 @@ export interface UpstreamOptions {
   /** Idle keep-alive sockets live this long (default 10000); keep it below the server's keepAliveTimeout. */
   readonly keepAliveTimeoutMs?: number
   readonly observer?: UpstreamObserver
+  /** Traces each try of a request that carries a trace context (tracing.ts); none when tracing is off. */
+  readonly tracer?: TryTracer
 }
 
 export interface UpstreamRequest {
@@ -60,6 +77,8 @@ export interface UpstreamRequest {
   readonly timeoutMs?: number
   /** This request's try timeout, below the Upstream's `tryTimeoutMs` (e.g. to fit a retry in `timeoutMs`). */
   readonly tryTimeoutMs?: number
+  /** The calling request's trace context (`request.traceContext`): each try joins its trace. */
+  readonly trace?: unknown
 }
 
 export interface UpstreamResponse {
@@ -133,6 +152,7 @@ export class Upstream {
   readonly #tryTimeoutMs: number
   readonly #observer: UpstreamObserver | undefined
   readonly #observeAttempts: boolean
+  readonly #tracer: TryTracer | undefined
   readonly #readmit = (member: Member) => this.#endEjection(member)
   #source: readonly ServiceInstance[] | undefined
   #members: Member[] = []
@@ -161,6 +181,7 @@ export class Upstream {
     }
     this.#observer = options.observer
     this.#observeAttempts = options.observer?.attempt !== undefined
+    this.#tracer = options.tracer
   }
 
   async request(req: UpstreamRequest): Promise<UpstreamResponse> {
@@ -176,10 +197,11 @@ export class Upstream {
     const body = req.body
     const replayable = body === undefined || typeof body === 'string' || Buffer.isBuffer(body)
     const idempotent = replayable && isIdempotent(req.method)
+    const headers = req.headers === undefined ? undefined : forwardHeaders(req.headers)
     const options: Dispatcher.RequestOptions = {
       method: req.method as Dispatcher.HttpMethod,
       path: req.path,
-      headers: req.headers === undefined ? undefined : forwardHeaders(req.headers),
+      headers,
       body,
       signal: req.signal,
     }
@@ -197,12 +219,15 @@ export class Upstream {
       if (index < 31) tried |= 1 << index
       const started = this.#observeAttempts ? performance.now() : 0
       const retried = attempt > 1
+      const traced = req.trace === undefined ? undefined : this.#tracer?.start(req.trace, { method: req.method, origin: member.instance.url, path: req.path, service: this.#service, resend: attempt - 1 })
+      if (traced !== undefined) options.headers = headers === undefined ? [...traced.headers] : [...headers, ...traced.headers]
       const bound = ownTimer ? tryBound(options, req.signal, deadline === undefined ? tryTimeoutMs : Math.min(tryTimeoutMs, deadline - performance.now())) : undefined
       let response: Dispatcher.ResponseData
       try {
         response = await (member.pool ?? this.#openPool(member)).request(bound?.options ?? options)
       } catch (error) {
         const kind = bound?.timedOut() === true ? TIMEOUT : req.signal?.aborted === true ? FATAL : classify(error)
+        traced?.end({ error: kind === TIMEOUT ? 'timeout' : String(errorCode(error) ?? 'error') })
         if (kind === FATAL) throw error
         this.#failed(member)
         if (this.#observeAttempts) {
@@ -223,6 +248,7 @@ export class Upstream {
       }
 
       const status = response.statusCode
+      traced?.end({ statusCode: status })
       if (status === 502 || status === 503 || status === 504) this.#failed(member)
       else if (member.failures !== 0) member.failures = 0
       if (this.#observeAttempts) {

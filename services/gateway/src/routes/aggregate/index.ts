@@ -12,7 +12,7 @@ const isOrderList = Compile(Type.Array(Order))
 const PAGE = 100
 
 export interface AggregateOptions {
-  /** Whether tracing is on: then the undici instrumentation sends the trace context (see proxy.ts). */
+  /** Whether tracing is on: then each call sends a trace context of its own (see proxy.ts). */
   readonly tracing: boolean
 }
 
@@ -35,8 +35,8 @@ export default async function aggregateRoutes(app: App, options: AggregateOption
     },
     async (request) => {
       const { id } = request.params
-      const headers = contextHeaders(request, options.tracing)
-      const [user, list] = await Promise.allSettled([fetchUser(users, id, headers), fetchOrders(orders, id, headers)])
+      const call = { headers: contextHeaders(request, options.tracing), trace: request.traceContext }
+      const [user, list] = await Promise.allSettled([fetchUser(users, id, call), fetchOrders(orders, id, call)])
       if (user.status === 'rejected') throw user.reason
       if (list.status === 'rejected') throw list.reason
       return { ...user.value, orders: list.value }
@@ -45,6 +45,12 @@ export default async function aggregateRoutes(app: App, options: AggregateOption
 }
 
 type Headers = Record<string, string | string[] | undefined>
+
+/** What every upstream call of one aggregate carries: the request's id and trace context. */
+interface CallContext {
+  readonly headers: Headers
+  readonly trace: unknown
+}
 
 /** What follows the request into the services: its id, and its trace context unless tracing sends its own. */
 function contextHeaders(request: FastifyRequest, tracing: boolean): Headers {
@@ -56,8 +62,8 @@ function contextHeaders(request: FastifyRequest, tracing: boolean): Headers {
   return headers
 }
 
-async function fetchUser(users: Upstream, id: number, headers: Headers): Promise<User> {
-  const response = await call(users, 'user-service', `/users/${id}`, headers)
+async function fetchUser(users: Upstream, id: number, context: CallContext): Promise<User> {
+  const response = await call(users, 'user-service', `/users/${id}`, context)
   if (response.statusCode === 404) {
     await discard(response)
     throw new HttpError(404, `user ${id} not found`, 'params.id')
@@ -66,8 +72,8 @@ async function fetchUser(users: Upstream, id: number, headers: Headers): Promise
 }
 
 /** Every page of the user's orders: the first tells the total, the rest follow in order. */
-async function fetchOrders(orders: Upstream, userId: number, headers: Headers): Promise<Order[]> {
-  const page = (offset: number) => call(orders, 'order-service', `/orders?userId=${userId}&limit=${PAGE}&offset=${offset}`, headers)
+async function fetchOrders(orders: Upstream, userId: number, context: CallContext): Promise<Order[]> {
+  const page = (offset: number) => call(orders, 'order-service', `/orders?userId=${userId}&limit=${PAGE}&offset=${offset}`, context)
   const first = await page(0)
   // Without the header (or with a bad one) `all.length < NaN` is false: one page it is.
   const total = Number(first.headers['x-total-count'])
@@ -80,9 +86,9 @@ async function fetchOrders(orders: Upstream, userId: number, headers: Headers): 
   return all
 }
 
-async function call(upstream: Upstream, service: string, path: string, headers: Headers): Promise<UpstreamResponse> {
+async function call(upstream: Upstream, service: string, path: string, context: CallContext): Promise<UpstreamResponse> {
   try {
-    return await upstream.request({ method: 'GET', path, headers })
+    return await upstream.request({ method: 'GET', path, headers: context.headers, trace: context.trace })
   } catch (error) {
     throw upstreamFailure(service, error)
   }

@@ -52,7 +52,7 @@ export default async function orderRoutes(app: App, { userCheckTimeoutMs }: Orde
     async (request, reply) => {
       const { userId, item, price, quantity } = request.body
       if (!hasAtMostTwoDecimals(price)) throw new HttpError(400, 'body.price must have at most 2 decimal places', 'body.price')
-      await users.assertExists(userId, { requestId: request.id, log: request.log })
+      await users.assertExists(userId, { requestId: request.id, log: request.log, trace: request.traceContext })
       const order = await orders.create({ userId, item: item.trim(), price, quantity })
       return reply.code(201).header('location', `/orders/${order.id}`).send(order)
     },
