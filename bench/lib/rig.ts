@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { freePort } from '../../scripts/lib/ports.ts'
+import { gatewayEnv, userServiceEnv } from './environments.ts'
 import { between, snapshot } from './measure.ts'
 import { startPostgres, type Postgres } from './postgres.ts'
 import { findExecutable, pin, ProcessTable } from './proc.ts'
@@ -64,6 +65,7 @@ export async function startRig(settings: Settings, log: (line: string) => void):
   try {
     log('starting PostgreSQL…')
     postgres = await startPostgres()
+    // A const, so that the closures below keep the narrowed type.
     const pg = postgres
     const pinTree = (pids: readonly number[], cpus: string) => pids.forEach((pid) => pin(pid, cpus))
     if (pinning.server !== undefined) pinTree(pg.pids(), pinning.server)
@@ -80,38 +82,29 @@ export async function startRig(settings: Settings, log: (line: string) => void):
     const startsBegin = snapshot()
 
     log(`starting user-service on PostgreSQL and on PGlite (${settings.starts} timed starts each)…`)
-    const user = (database: Record<string, string>) => ({ LOG_LEVEL: 'warn', ...database, ...settings.userEnv })
-    const onPostgres = await timed('postgres', settings.starts, () => fleet.platform(UPSTREAM_LABEL.postgres, 'user-service', user({ DATABASE_URL: pg.url })))
+    const onPostgres = await timed('postgres', settings.starts, () => fleet.platform(UPSTREAM_LABEL.postgres, 'user-service', userServiceEnv(settings, pg.url)))
     const reference = await get(`${onPostgres.url}${PATH}`)
     if (reference.status !== 200) throw new Error(`user-service answered ${reference.status} to GET ${PATH}: ${reference.body}`)
-    const onPglite = await timed('pglite', settings.starts, () => fleet.platform(UPSTREAM_LABEL.pglite, 'user-service', user({})))
+    const onPglite = await timed('pglite', settings.starts, () => fleet.platform(UPSTREAM_LABEL.pglite, 'user-service', userServiceEnv(settings)))
     const light = await timed('light', 1, () => fleet.script(UPSTREAM_LABEL.light, 'light-upstream.ts', { BODY: reference.body, CONTENT_TYPE: reference.contentType }))
     const upstreams: Record<UpstreamKind, Server> = { postgres: onPostgres, pglite: onPglite, light }
 
     log(`starting the proxies (${settings.starts} timed starts of the gateway and reply-from in front of PostgreSQL)…`)
-    // Required at boot (the /orders proxy), never called by the benchmark: nothing listens there.
-    const noOrderService = `http://127.0.0.1:${await freePort()}`
+    const noOrderServiceUrl = `http://127.0.0.1:${await freePort()}`
     for (const proxy of PROXIES) {
-      const upstream = upstreams[proxy.upstream]
+      const upstreamUrl = upstreams[proxy.upstream].url
+      // The start-to-ready target compares these two; every other proxy starts once.
       const count = proxy.upstream === 'postgres' && proxy.proxy !== 'nginx' ? settings.starts : 1
       const label = scenarioLabel(proxy)
       if (proxy.proxy === 'gateway' || proxy.proxy === 'gateway-untraced') {
-        const traced = proxy.proxy === 'gateway' && settings.tracing
-        const env: Record<string, string> = {
-          USER_SERVICE_URLS: upstream.url,
-          ORDER_SERVICE_URLS: noOrderService,
-          // The default 6,000/min per client IP would turn the run into 429s.
-          RATE_LIMIT_MAX: '1000000000',
-          ...(traced ? { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl } : {}),
-          ...(settings.logging === 'off' ? { LOG_REQUESTS: 'false' } : {}),
-          ...settings.gatewayEnv,
-        }
+        const otlpUrl = proxy.proxy === 'gateway' && settings.tracing ? sinkUrl : undefined
+        const env = gatewayEnv(settings, { upstreamUrl, noOrderServiceUrl, otlpUrl })
         await timed(proxy.id, count, () => fleet.platform(label, 'gateway', env))
       } else if (proxy.proxy === 'reply-from') {
-        const env = { UPSTREAM_URL: upstream.url, ACCESS_LOG: String(settings.logging === 'production') }
+        const env = { UPSTREAM_URL: upstreamUrl, ACCESS_LOG: String(settings.logging === 'production') }
         await timed(proxy.id, count, () => fleet.script(label, 'reply-from-proxy.ts', env))
       } else {
-        const options = { upstream: new URL(upstream.url).host, accessLog: settings.logging === 'production' }
+        const options = { upstream: new URL(upstreamUrl).host, accessLog: settings.logging === 'production' }
         await timed(proxy.id, count, () => fleet.nginx(label, nginx, options))
       }
     }
