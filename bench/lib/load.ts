@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import autocannon from 'autocannon'
 import { percentile } from './stats.ts'
 
@@ -14,6 +17,45 @@ export interface LoadResult {
   readonly p50: number
   readonly p99: number
   readonly max: number
+}
+
+export interface SaturationOptions {
+  readonly connections: number
+  /** Whole seconds (wrk's unit). */
+  readonly seconds: number
+}
+
+const run = promisify(execFile)
+const WRK_SCRIPT = fileURLToPath(new URL('./wrk-summary.lua', import.meta.url))
+
+/**
+ * Closed-loop load with wrk, one thread: C with an event loop of its own, it costs the loader
+ * core a fraction of what autocannon does per request, so even nginx in front of the light
+ * upstream saturates the server core before the load generator saturates its own.
+ */
+export async function wrkRun(url: string, options: SaturationOptions): Promise<LoadResult> {
+  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', WRK_SCRIPT, url])
+  return parseWrkSummary(stdout)
+}
+
+/** Reads the JSON line of wrk-summary.lua from wrk's output. */
+export function parseWrkSummary(stdout: string): LoadResult {
+  const line = stdout.split('\n').findLast((candidate) => candidate.startsWith('{'))
+  if (line === undefined) throw new Error(`wrk printed no summary:\n${stdout}`)
+  const summary = JSON.parse(line) as Record<'requests' | 'durationMicros' | 'connect' | 'read' | 'write' | 'status' | 'timeout' | 'p50' | 'p99' | 'max', number>
+  // `status` counts answers of 400 and above; the others are socket errors.
+  const ok = summary.requests - summary.status
+  const seconds = summary.durationMicros / 1e6
+  return {
+    ok,
+    non2xx: summary.status,
+    errors: summary.connect + summary.read + summary.write + summary.timeout,
+    seconds,
+    rps: ok / seconds,
+    p50: summary.p50 / 1000,
+    p99: summary.p99 / 1000,
+    max: summary.max / 1000,
+  }
 }
 
 export interface AutocannonOptions {

@@ -1,22 +1,89 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
 const USER_HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 
-/**
- * CPU time the process has used so far, every thread, user + system, in microseconds: the
- * process's own counters (utime + stime of /proc/<pid>/stat), read from outside so that
- * measuring costs the process nothing.
- */
-export function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+/** One process's CPU counters from `/proc/<pid>/stat`, in microseconds. */
+export interface ProcessCpu {
+  readonly ppid: number
+  /** utime + stime: every thread of the process, user and system time. */
+  readonly own: number
+  /** cutime + cstime: children that have exited and been waited for, with their own reaped children. */
+  readonly reaped: number
+}
+
+/** Parses the text of `/proc/<pid>/stat`, whose times count `hz` ticks per second. */
+export function parseStat(stat: string, hz = USER_HZ): ProcessCpu {
   // The command name (field 2) may contain spaces and parentheses: split after its last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // fields[0] is field 3 (state), so utime (field 14) and stime (field 15) are at 11 and 12.
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / USER_HZ
+  // fields[0] is field 3 (state): ppid (field 4) is at 1, utime..cstime (fields 14-17) at 11-14.
+  const ticks = (index: number) => Number(fields[index])
+  return { ppid: ticks(1), own: ((ticks(11) + ticks(12)) * 1e6) / hz, reaped: ((ticks(13) + ticks(14)) * 1e6) / hz }
+}
+
+/**
+ * The CPU counters of every process on the machine at one instant: the processes' own
+ * counters, read from outside so that measuring costs them nothing.
+ */
+export class ProcessTable {
+  readonly #processes: ReadonlyMap<number, ProcessCpu>
+  readonly #children = new Map<number, number[]>()
+
+  constructor(processes: ReadonlyMap<number, ProcessCpu>) {
+    this.#processes = processes
+    for (const [pid, { ppid }] of processes) {
+      const siblings = this.#children.get(ppid)
+      if (siblings === undefined) this.#children.set(ppid, [pid])
+      else siblings.push(pid)
+    }
+  }
+
+  /** Scans `/proc`. */
+  static read(): ProcessTable {
+    const processes = new Map<number, ProcessCpu>()
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue
+      try {
+        processes.set(Number(name), parseStat(readFileSync(`/proc/${name}/stat`, 'utf8')))
+      } catch {
+        // exited between the listing and the read
+      }
+    }
+    return new ProcessTable(processes)
+  }
+
+  /**
+   * CPU µs of `pid` and everything below it: the live descendants' own time plus what every
+   * one of them has reaped. A child that exits between two tables moves from its own counter
+   * to its parent's reaped one, so differences between tables stay right (nginx's workers,
+   * PostgreSQL's backends).
+   */
+  tree(pid: number): number {
+    if (!this.#processes.has(pid)) return Number.NaN
+    let sum = 0
+    const pending = [pid]
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      const process = this.#processes.get(next)
+      if (process !== undefined) sum += process.own + process.reaped
+      pending.push(...(this.#children.get(next) ?? []))
+    }
+    return sum
+  }
+
+  /** The live descendants of `pid`. */
+  descendants(pid: number): number[] {
+    const found: number[] = []
+    const pending = [...(this.#children.get(pid) ?? [])]
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      found.push(next)
+      pending.push(...(this.#children.get(next) ?? []))
+    }
+    return found
+  }
 }
 
 /** Resident set size in bytes (VmRSS of /proc/<pid>/status). */
@@ -150,4 +217,18 @@ export function cpuTimes(): { busy: number[]; steal: number[] } {
     steal[Number(match[1])] = (stolen * 1e6) / USER_HZ
   }
   return { busy, steal }
+}
+
+/** An executable on PATH or in one of `extraDirs`; undefined when there is none. */
+export function findExecutable(name: string, extraDirs: readonly string[] = [], path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of [...path.split(delimiter), ...extraDirs]) {
+    if (dir === '') continue
+    try {
+      accessSync(join(dir, name), constants.X_OK)
+      return join(dir, name)
+    } catch {
+      // not here
+    }
+  }
+  return undefined
 }

@@ -1,0 +1,35 @@
+import type { Settings } from './settings.ts'
+
+/**
+ * A user-service's environment: lean (warnings only, no tracing, so that the upstream does not
+ * flatter the proxies' ratios to direct), on PostgreSQL when `databaseUrl` is given and on
+ * PGlite in memory otherwise, then the --user-env overrides.
+ */
+export function userServiceEnv(settings: Pick<Settings, 'userEnv'>, databaseUrl?: string): Record<string, string> {
+  return { LOG_LEVEL: 'warn', ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }), ...settings.userEnv }
+}
+
+export interface GatewayEnvOptions {
+  readonly upstreamUrl: string
+  /** Where nothing listens: ORDER_SERVICE_URLS is required at boot (the /orders proxy) and never called. */
+  readonly noOrderServiceUrl: string
+  /** The OTLP sink, or undefined for a gateway without tracing. */
+  readonly otlpUrl: string | undefined
+}
+
+/**
+ * A gateway's environment: production defaults (the service's own defaults for everything not
+ * set here: metrics, LOG_REQUESTS, the SDK's sampler) with tracing to the sink, then the
+ * --logging and --gateway-env experiments.
+ */
+export function gatewayEnv(settings: Pick<Settings, 'logging' | 'gatewayEnv'>, options: GatewayEnvOptions): Record<string, string> {
+  return {
+    USER_SERVICE_URLS: options.upstreamUrl,
+    ORDER_SERVICE_URLS: options.noOrderServiceUrl,
+    // The default 6,000/min per client IP would turn the run into 429s.
+    RATE_LIMIT_MAX: '1000000000',
+    ...(options.otlpUrl === undefined ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: options.otlpUrl }),
+    ...(settings.logging === 'off' ? { LOG_REQUESTS: 'false' } : {}),
+    ...settings.gatewayEnv,
+  }
+}
