@@ -48,7 +48,7 @@ describe.skipIf(!postgresUrl)('stop everything and start it again', () => {
     const order = await topology.start('order-service', orders)
     const gateway = await topology.start('gateway')
     // Consul may still list the previous (stopped) instances' replacements as not yet passing.
-    await untilAnswers(`${gateway.url}/users/1/orders`, 'the gateway routing', 20_000)
+    await untilAnswers(`${gateway.url}/users/1/orders`, 'the gateway routing')
     return { services: [user, order, gateway], gateway }
   }
 

@@ -19,7 +19,12 @@ import { consulOrigins, figures, startLoad, type LoadRequest } from './support/l
 import { DRAIN_DELAY_MS, eventually, report, SHUTDOWN_TIMEOUT_MS, Topology, type StartedService, untilAnswers } from './support/topology.ts'
 
 const postgresUrl = inject('postgresUrl')
-const RATE = 250
+// A mix of reads, writes and aggregates that six service processes, Consul, PostgreSQL and the
+// load generator share on two cores, one of them kept busy by CI's burner: 100 req/s leaves
+// headroom there. What the scenario proves is that a restart loses nothing, not throughput
+// (npm run bench measures that); past saturation every health check times out and Consul
+// rightly empties the rotation, whatever the restart does.
+const RATE = 100
 
 describe.skipIf(!postgresUrl)('rolling restart of every instance under load', () => {
   let consul: PrivateConsul
@@ -116,7 +121,7 @@ describe.skipIf(!postgresUrl)('rolling restart of every instance under load', ()
       expect(result.errorCount).toBe(0)
       expect(result.resets).toBe(0)
       expect(result.ok2xx).toBe(result.sent)
-      expect(result.ratePerSecond).toBeGreaterThanOrEqual(200)
+      expect(result.ratePerSecond).toBeGreaterThanOrEqual(RATE * 0.9)
       // All six old processes drained and exited 0, after the drain delay and before the deadline.
       expect(exits.map((exit) => exit.code)).toEqual([0, 0, 0, 0, 0, 0])
       for (const exit of exits) {

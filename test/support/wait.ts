@@ -40,8 +40,14 @@ export async function eventually<T>(probe: (seen: Seen) => Promise<T | undefined
   }
 }
 
+/** How `untilAnswers` waits: the status it waits for (default 200) and its deadline. */
+export interface AnswerWait {
+  status?: number
+  timeoutMs?: number
+}
+
 /** Waits until GET `url` answers `status` (default 200); resolves with the last response's body text. */
-export function untilAnswers(url: string, what: string, status = 200, timeoutMs = DEFAULT_WAIT_MS): Promise<string> {
+export function untilAnswers(url: string, what: string, { status = 200, timeoutMs = DEFAULT_WAIT_MS }: AnswerWait = {}): Promise<string> {
   return eventually(async (seen) => {
     const response = await fetch(url, { signal: AbortSignal.timeout(5_000) })
     const body = await response.text()
