@@ -68,6 +68,10 @@ export function createService(options: ServiceOptions): App {
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     // A request must arrive within the keep-alive window plus a little, never hang forever.
     requestTimeout: 30_000,
+    // Fastify's default gives each plugin 10 s to start. PGlite's WASM start on a machine whose
+    // cores are busy takes longer than that and is still healthy; the bound that matters is the
+    // caller's (a readiness deadline, a startup probe), so each plugin here gets two minutes.
+    pluginTimeout: 120_000,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
