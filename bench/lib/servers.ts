@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../../scripts/lib/ports.ts'
-import { startService, type ServiceName } from '../../scripts/lib/service-process.ts'
+import { compileCacheEnv, startService, type ServiceName } from '../../scripts/lib/service-process.ts'
 import { nginxConfig, type NginxOptions } from './nginx.ts'
 import { LogDrain, ProcessTable, spawnPinned, timeToReady } from './proc.ts'
 
@@ -63,7 +63,8 @@ export class Fleet {
     const started = performance.now()
     const child = spawnPinned(this.#pinning.server, this.#pinning.loader, () =>
       spawn(process.execPath, [fileURLToPath(new URL(`../${file}`, import.meta.url))], {
-        env: { PATH: process.env.PATH, ...env, PORT: String(port) },
+        // The same compile cache as the platform's services get (startService): a fair start.
+        env: { PATH: process.env.PATH, ...compileCacheEnv(), ...env, PORT: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     )

@@ -9,6 +9,17 @@ export type ServiceName = 'user-service' | 'order-service' | 'gateway'
 
 const servicesDir = fileURLToPath(new URL('../../services/', import.meta.url))
 
+/**
+ * The environment that gives a Node process V8's compile cache, as the images have it (see
+ * services/Dockerfile): compiled code and stripped TypeScript are kept on disk and reused by
+ * the next start, about a quarter of a service's start-up CPU. `NODE_COMPILE_CACHE` when set,
+ * else a folder under node_modules/.cache (a cache entry is keyed on the source's content, so a
+ * stale one is never used).
+ */
+export function compileCacheEnv(env: NodeJS.ProcessEnv = process.env): { NODE_COMPILE_CACHE: string } {
+  return { NODE_COMPILE_CACHE: env.NODE_COMPILE_CACHE ?? fileURLToPath(new URL('../../node_modules/.cache/node-compile-cache', import.meta.url)) }
+}
+
 export interface ServiceProcess {
   readonly name: ServiceName
   readonly port: number
@@ -60,7 +71,7 @@ export async function startService(options: StartOptions): Promise<ServiceProces
   const port = options.port ?? (await freePort())
   const child = spawn(process.execPath, ['src/server.ts'], {
     cwd: `${servicesDir}${options.name}`,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', ...options.env, PORT: String(port) },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', ...compileCacheEnv(), ...options.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: string[] = []

@@ -19,8 +19,8 @@ export const DEFAULT_SAMPLE_RATIO = 0.1
  * blocking queries) and no module is patched at load time. The standard variables apply:
  * `OTEL_TRACES_SAMPLER` (+ `_ARG`), `OTEL_BSP_*`, `OTEL_RESOURCE_ATTRIBUTES`.
  *
- * Each service calls it from `src/telemetry.ts`, preloaded with `node --import`, before anything
- * else runs. The provider is process-wide by nature, hence the module state.
+ * `runService` calls it before the service listens; the SDK is imported only when tracing is on.
+ * The provider is process-wide by nature, hence the module state.
  */
 export async function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const config = loadConfig(
