@@ -12,7 +12,7 @@ export const gatewayEnv = {
       description: 'static order-service instances, comma separated (when Consul is not configured)',
     }),
   ),
-  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 6000, description: 'requests per window per client IP' }),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 6000, description: 'requests per window per client IP, counted by each gateway replica on its own' }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000, description: 'rate limit window' }),
   ROUTER_RULE: Type.String({
     minLength: 1,
