@@ -160,7 +160,7 @@ export const stackConfigSchema = Type.Object(
           }),
         ),
         storageClass: Type.Optional(
-          Type.String({ minLength: 1, description: "StorageClass of the persistent volumes (Consul, Elasticsearch, PostgreSQL, Prometheus; unset: the cluster's default)" }),
+          Type.String({ minLength: 1, description: "StorageClass of the persistent volumes (Consul, Elasticsearch, Logstash, PostgreSQL, Prometheus; unset: the cluster's default)" }),
         ),
         databaseInstances: Type.Integer({
           minimum: 1,
@@ -168,13 +168,21 @@ export const stackConfigSchema = Type.Object(
           default: 2,
           description: 'PostgreSQL instances of the CloudNativePG Cluster: one primary, the rest streaming replicas',
         }),
+        // The one place each chart is pinned. Renovate (renovate.json) proposes new versions from
+        // the `renovate:` lines; infra/UPSTREAM.md must be re-checked with each.
         charts: Type.Object(
           {
+            // renovate: datasource=helm registryUrl=https://helm.releases.hashicorp.com depName=consul
             consul: chartVersion('1.9.3', 'hashicorp/consul'),
-            traefik: chartVersion('40.3.0', 'traefik/traefik'),
+            // renovate: datasource=helm registryUrl=https://traefik.github.io/charts depName=traefik
+            traefik: chartVersion('41.2.0', 'traefik/traefik'),
+            // renovate: datasource=helm registryUrl=https://helm.elastic.co depName=eck-operator
             eckOperator: chartVersion('3.2.0', 'elastic/eck-operator'),
-            kubePrometheusStack: chartVersion('81.4.5', 'prometheus-community/kube-prometheus-stack'),
-            jaeger: chartVersion('4.1.0', 'jaegertracing/jaeger'),
+            // renovate: datasource=helm registryUrl=https://prometheus-community.github.io/helm-charts depName=kube-prometheus-stack
+            kubePrometheusStack: chartVersion('81.4.3', 'prometheus-community/kube-prometheus-stack'),
+            // renovate: datasource=helm registryUrl=https://jaegertracing.github.io/helm-charts depName=jaeger
+            jaeger: chartVersion('4.11.1', 'jaegertracing/jaeger'),
+            // renovate: datasource=helm registryUrl=https://cloudnative-pg.github.io/charts depName=cloudnative-pg
             cloudnativePg: chartVersion('0.27.0', 'cloudnative-pg/cloudnative-pg'),
           },
           { additionalProperties: false, default: {} },
@@ -192,6 +200,9 @@ export type ImageConfig = Schema['images']
 export type HostPorts = Schema['ports']
 export type KubernetesConfig = Schema['kubernetes']
 export type ChartVersions = KubernetesConfig['charts']
+
+/** The pinned default of every chart (`kubernetes.charts.*` unset): the one place a chart version is pinned. */
+export const DEFAULT_CHARTS = Value.Default(stackConfigSchema.properties.kubernetes.properties.charts, {}) as ChartVersions
 
 /** The pinned default of every image (`images.*` unset). */
 export const DEFAULT_IMAGES = Value.Default(stackConfigSchema.properties.images, {}) as ImageConfig

@@ -2,6 +2,12 @@
 // restarted unless stopped, every published port bound to 127.0.0.1 (there is no argument to
 // bind elsewhere), labelled with its stack and component, with bounded json-file logs unless
 // it ships them through gelf.
+//
+// Replacement: nearly every input of a Docker container forces a new one, and Pulumi creates the
+// new one before deleting the old (pulumi/pulumi-docker#1356). A container with a fixed name or a
+// published host port cannot exist twice, so it is replaced delete-first; a container whose name
+// is generated (the app replicas, `replacementDigest`) keeps create-first, with no gap.
+import { createHash } from 'node:crypto'
 import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
 
@@ -45,10 +51,14 @@ export interface UploadedFile {
 }
 
 export interface PlatformContainerArgs {
-  /** Docker's container name (unique on the engine). */
-  readonly containerName: string
+  /**
+   * Docker's container name (unique on the engine). A plain string is a fixed name: the container
+   * is then replaced delete-first. An Output is a generated name that changes with each
+   * replacement.
+   */
+  readonly containerName: pulumi.Input<string>
   /** Name the other containers reach this one by on the platform network. */
-  readonly alias: string
+  readonly alias: pulumi.Input<string>
   readonly image: pulumi.Input<string>
   /** Name of the platform network. */
   readonly network: pulumi.Input<string>
@@ -75,6 +85,11 @@ export interface PlatformContainerArgs {
   readonly stopGraceSeconds?: number
   /** Run once to completion (a setup job) instead of staying up; its exit code is an output. */
   readonly runOnce?: boolean
+}
+
+/** Whether a replacement must delete the old container first: a fixed name or a host port would collide. */
+export function replacesDeleteFirst(args: Pick<PlatformContainerArgs, 'containerName' | 'ports'>): boolean {
+  return typeof args.containerName === 'string' || (args.ports ?? []).length > 0
 }
 
 /** Creates one platform container; `name` is the Pulumi resource name. */
@@ -128,8 +143,27 @@ export function platformContainer(name: string, args: PlatformContainerArgs, opt
       destroyGraceSeconds: grace,
       ...(runOnce ? { restart: 'no', mustRun: false, attach: true, logs: true } : { restart: 'unless-stopped' }),
     },
-    opts,
+    { ...opts, deleteBeforeReplace: opts.deleteBeforeReplace ?? replacesDeleteFirst(args) },
   )
+}
+
+/**
+ * A digest of everything a container is created from except its own name and alias: it changes
+ * exactly when the container would be replaced, so a name suffix keyed on it (a `RandomId`'s
+ * keepers) gives the replacement a name of its own. Secret inputs make it a secret output.
+ */
+export function replacementDigest(args: PlatformContainerArgs): pulumi.Output<string> {
+  const own = new Set(['containerName', 'alias', 'volumes'])
+  const inputs = {
+    ...Object.fromEntries(Object.entries(args).filter(([key]) => !own.has(key))),
+    volumes: (args.volumes ?? []).map((mount) => ({ volume: mount.volume.name, containerPath: mount.containerPath })),
+  }
+  return pulumi.output(inputs).apply((resolved) => createHash('sha256').update(JSON.stringify(resolved)).digest('hex'))
+}
+
+/** A named volume. Its name is fixed, so a replacement deletes the old volume first (and its data with it). */
+export function namedVolume(name: string, volumeName: string, opts: pulumi.CustomResourceOptions): docker.Volume {
+  return new docker.Volume(name, { name: volumeName }, { ...opts, deleteBeforeReplace: true })
 }
 
 /** The platform's labels for one component. */

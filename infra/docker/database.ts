@@ -4,7 +4,7 @@
 import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
-import { componentLabels, platformContainer } from './container.ts'
+import { componentLabels, namedVolume, platformContainer } from './container.ts'
 
 /** One service's database. */
 export interface OwnedDatabase {
@@ -78,7 +78,7 @@ export class Database extends pulumi.ComponentResource {
     this.superuserPassword = pulumi.secret(password('superuser'))
     const rolePasswords = args.databases.map((database) => ({ database, password: pulumi.secret(password(database.role.replace(/_/g, '-'))) }))
 
-    const data = new docker.Volume(`${name}-data`, { name: `${args.namePrefix}-postgres-data` }, child)
+    const data = namedVolume(`${name}-data`, `${args.namePrefix}-postgres-data`, child)
     this.container = platformContainer(
       name,
       {

@@ -6,7 +6,7 @@ import * as consul from '@pulumi/consul'
 import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
-import { componentLabels, platformContainer } from './container.ts'
+import { componentLabels, namedVolume, platformContainer } from './container.ts'
 
 /** Something that talks to Consul with its own token. */
 export interface ConsulClient {
@@ -90,7 +90,7 @@ export class Discovery extends pulumi.ComponentResource {
       ),
     )
 
-    const data = new docker.Volume(`${name}-data`, { name: `${args.namePrefix}-consul-data` }, { parent: this })
+    const data = namedVolume(`${name}-data`, `${args.namePrefix}-consul-data`, { parent: this })
     this.container = platformContainer(
       name,
       {

@@ -15,7 +15,12 @@ export function deployDocker({ config, services, images }: RenderInput): Platfor
   // Docker object names carry the stack, so two stacks can share an engine.
   const namePrefix = `platform-${config.stack}`
   const common = { namePrefix, stack: config.stack }
-  const network = new docker.Network('network', { name: namePrefix, driver: 'bridge', labels: [{ label: 'platform.stack', value: config.stack }] })
+  // A fixed name: replaced delete-first, which replaces every container on it too.
+  const network = new docker.Network(
+    'network',
+    { name: namePrefix, driver: 'bridge', labels: [{ label: 'platform.stack', value: config.stack }] },
+    { deleteBeforeReplace: true },
+  )
   const onNetwork = { ...common, network: network.name }
 
   const tracing = new Tracing('tracing', { ...onNetwork, image: config.images.jaeger, hostPort: config.ports.jaeger })

@@ -6,7 +6,7 @@ import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
 import { logstashPipeline, SERVICE_LOGS_INDEX_PATTERN } from '../observability/index.ts'
-import { componentLabels, curlCheck, platformContainer } from './container.ts'
+import { componentLabels, namedVolume, curlCheck, platformContainer } from './container.ts'
 
 export interface LoggingArgs {
   readonly images: { readonly elasticsearch: string; readonly logstash: string; readonly kibana: string }
@@ -100,7 +100,7 @@ export class Logging extends pulumi.ComponentResource {
     this.elasticsearchInternalUrl = ELASTICSEARCH_URL
     const labels = componentLabels(args.stack, 'logging')
 
-    const data = new docker.Volume(`${name}-elasticsearch-data`, { name: `${args.namePrefix}-elasticsearch-data` }, child)
+    const data = namedVolume(`${name}-elasticsearch-data`, `${args.namePrefix}-elasticsearch-data`, child)
     const elasticsearch = platformContainer(
       `${name}-elasticsearch`,
       {

@@ -2,7 +2,6 @@
 // (the app services found in Consul, plus Traefik and Consul itself), and Grafana with the
 // Prometheus, Elasticsearch and Jaeger data sources and the platform dashboards provisioned as
 // files. Grafana's admin password is generated; anonymous access and sign-up are off.
-import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
 import {
@@ -14,7 +13,7 @@ import {
   prometheusConfig,
   toYaml,
 } from '../observability/index.ts'
-import { componentLabels, curlCheck, platformContainer, wgetCheck } from './container.ts'
+import { componentLabels, namedVolume, curlCheck, platformContainer, wgetCheck } from './container.ts'
 
 export interface MonitoringArgs {
   readonly images: { readonly prometheus: string; readonly grafana: string }
@@ -64,7 +63,7 @@ export class Monitoring extends pulumi.ComponentResource {
       traefik: args.traefikMetrics,
       externalLabels: { stack: args.stack },
     })
-    const prometheusData = new docker.Volume(`${name}-prometheus-data`, { name: `${args.namePrefix}-prometheus-data` }, child)
+    const prometheusData = namedVolume(`${name}-prometheus-data`, `${args.namePrefix}-prometheus-data`, child)
     const prometheus = platformContainer(
       `${name}-prometheus`,
       {
@@ -98,7 +97,7 @@ export class Monitoring extends pulumi.ComponentResource {
       jaegerUrl: args.jaegerUrl,
       dashboardsPath: GRAFANA_DASHBOARDS,
     })
-    const grafanaData = new docker.Volume(`${name}-grafana-data`, { name: `${args.namePrefix}-grafana-data` }, child)
+    const grafanaData = namedVolume(`${name}-grafana-data`, `${args.namePrefix}-grafana-data`, child)
     const grafanaUrl = `http://127.0.0.1:${args.hostPorts.grafana}`
     platformContainer(
       `${name}-grafana`,

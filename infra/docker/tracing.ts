@@ -2,7 +2,7 @@
 // http://jaeger:4318 and serves its UI on 127.0.0.1. Traces live as long as the container.
 import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
-import { componentLabels, platformContainer } from './container.ts'
+import { componentLabels, platformContainer, wgetCheck } from './container.ts'
 
 export interface TracingArgs {
   /** e.g. `jaegertracing/jaeger:2.19.0`. */
@@ -13,6 +13,9 @@ export interface TracingArgs {
   /** Port of the UI on 127.0.0.1. */
   readonly hostPort: number
 }
+
+/** The healthcheckv2 extension's HTTP port in Jaeger's all-in-one configuration. */
+const HEALTH_PORT = 13133
 
 export class Tracing extends pulumi.ComponentResource {
   /** OTLP/HTTP base URL inside the network (`OTEL_EXPORTER_OTLP_ENDPOINT`). */
@@ -25,8 +28,9 @@ export class Tracing extends pulumi.ComponentResource {
   constructor(name: string, args: TracingArgs, opts?: pulumi.ComponentResourceOptions) {
     super('microservice-platform:tracing:Jaeger', name, {}, opts)
     const alias = 'jaeger'
-    // The image is built FROM scratch (no shell, no wget): no healthcheck to run inside it. The
-    // services' exporter retries in the background, so nothing needs to wait for it.
+    // The image is Alpine-based (busybox wget is there) and its all-in-one configuration runs the
+    // healthcheckv2 extension on 13133, whose /status answers 200 once the pipelines are up: the
+    // services start after it, so their first spans are not dropped.
     this.container = platformContainer(
       name,
       {
@@ -37,6 +41,8 @@ export class Tracing extends pulumi.ComponentResource {
         labels: componentLabels(args.stack, 'tracing'),
         ports: [{ internal: 16686, external: args.hostPort }],
         memoryMiB: { limit: 512 },
+        healthcheck: { test: wgetCheck(`http://127.0.0.1:${HEALTH_PORT}/status`) },
+        waitHealthy: true,
       },
       { parent: this },
     )

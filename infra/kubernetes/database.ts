@@ -36,8 +36,8 @@ export interface DatabaseArgs {
   readonly operatorNamespace: NamespaceRef
   /** Namespace of the Cluster: the app namespace, where the services read their Secrets. */
   readonly namespace: NamespaceRef
-  /** PostgreSQL `major.minor`, the same as dev's image (`images.postgres`). */
-  readonly postgresVersion: string
+  /** The operand image, `ghcr.io/cloudnative-pg/postgresql:<major.minor>-standard-<debian>` (`cloudNativePgImage`). */
+  readonly imageName: string
   readonly instances: number
   readonly databases: readonly OwnedDatabase[]
   readonly storageClass?: string
@@ -56,6 +56,24 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/
 /** Secret in the app namespace with a service's credentials and its `uri`. */
 export function databaseSecretName(service: string): string {
   return `${service}-db`
+}
+
+/** CloudNativePG's operand images (cloudnative-pg/postgres-containers). */
+export const CNPG_IMAGE_REPOSITORY = 'ghcr.io/cloudnative-pg/postgresql'
+
+/**
+ * The CloudNativePG image of the same PostgreSQL and Debian release as dev's image
+ * (`postgres:17.10-bookworm` → `…/postgresql:17.10-standard-bookworm`). `standard` is the
+ * maintained image type with all locales and extensions; the bare `17.10` tags are the deprecated
+ * `system` images on bullseye, scheduled for removal upstream.
+ */
+export function cloudNativePgImage(devImage: string): string {
+  const tag = devImage.replace(/@sha256:.*$/, '').split(':').pop() ?? ''
+  const match = /^([0-9]+\.[0-9]+)-(bookworm|trixie)$/.exec(tag)
+  if (match === null) {
+    throw new Error(`images.postgres=${JSON.stringify(devImage)}: the prod database needs a <major.minor>-<debian> tag (bookworm or trixie) to pick the matching CloudNativePG image`)
+  }
+  return `${CNPG_IMAGE_REPOSITORY}:${match[1]}-standard-${match[2]}`
 }
 
 export class CloudNativePgDatabase extends pulumi.ComponentResource {
@@ -123,7 +141,7 @@ export class CloudNativePgDatabase extends pulumi.ComponentResource {
         metadata: { name: CLUSTER_NAME, namespace: args.namespace.output },
         spec: {
           instances: args.instances,
-          imageName: `ghcr.io/cloudnative-pg/postgresql:${args.postgresVersion}`,
+          imageName: args.imageName,
           enableSuperuserAccess: false,
           // initdb must create a database and its owner; the services' own come as managed
           // roles and Database objects below, all alike.

@@ -11,7 +11,12 @@ import { chartRelease } from './charts.ts'
 import type { NamespaceRef } from './namespaces.ts'
 import { customResource } from './resources.ts'
 
-/** Typed values of the traefik/traefik chart: the parts this stack sets (the chart's schema refuses unknown keys). */
+/**
+ * Typed values of the traefik/traefik chart (41.x): the parts this stack sets. The chart's
+ * values.schema.json refuses unknown keys at the top level and on every port, so these follow its
+ * layout exactly: a port's redirection under `ports.<name>.http.redirections` (since chart 39), the
+ * logs under `log` and `accessLog` (since chart 41; 40.x had `logs.general` / `logs.access`).
+ */
 export interface TraefikValues {
   readonly deployment: { readonly replicas: number }
   readonly podDisruptionBudget: { readonly enabled: boolean; readonly maxUnavailable: number }
@@ -20,9 +25,12 @@ export interface TraefikValues {
     readonly kubernetesIngress: { readonly enabled: boolean }
   }
   readonly ingressRoute: { readonly dashboard: { readonly enabled: boolean } }
-  readonly ports: { readonly web: { readonly redirections: { readonly entryPoint: { readonly to: 'websecure'; readonly scheme: 'https'; readonly permanent: boolean } } } }
+  readonly ports: {
+    readonly web: { readonly http: { readonly redirections: { readonly entryPoint: { readonly to: 'websecure'; readonly scheme: 'https'; readonly permanent: boolean } } } }
+  }
   readonly metrics: { readonly prometheus: { readonly service: { readonly enabled: boolean }; readonly serviceMonitor: { readonly enabled: boolean } } }
-  readonly logs: { readonly general: { readonly format: 'json'; readonly level: string }; readonly access: { readonly enabled: boolean; readonly format: 'json' } }
+  readonly log: { readonly format: 'json'; readonly level: 'INFO' }
+  readonly accessLog: { readonly enabled: boolean; readonly format: 'json' }
   readonly additionalArguments: readonly string[]
   readonly resources: k8s.types.input.core.v1.ResourceRequirements
   readonly tlsStore?: { readonly default: { readonly defaultCertificate: { readonly secretName: string } } }
@@ -50,6 +58,28 @@ export const TRAEFIK_NAME = 'traefik'
 export const TLS_ENTRYPOINT = 'websecure'
 const DASHBOARD_USER = 'admin'
 
+/** The chart values of the edge: HTTP redirected to HTTPS, JSON logs, only the CRD provider. */
+export function traefikValues(args: Pick<EdgeArgs, 'replicas' | 'watchNamespaces' | 'tlsSecret'>): TraefikValues {
+  return {
+    deployment: { replicas: args.replicas ?? 2 },
+    podDisruptionBudget: { enabled: true, maxUnavailable: 1 },
+    providers: {
+      kubernetesCRD: { enabled: true, allowCrossNamespace: false, namespaces: [...args.watchNamespaces] },
+      kubernetesIngress: { enabled: false },
+    },
+    // Published below, with authentication, instead of the chart's unauthenticated route.
+    ingressRoute: { dashboard: { enabled: false } },
+    ports: { web: { http: { redirections: { entryPoint: { to: TLS_ENTRYPOINT, scheme: 'https', permanent: true } } } } },
+    metrics: { prometheus: { service: { enabled: true }, serviceMonitor: { enabled: true } } },
+    log: { format: 'json', level: 'INFO' },
+    accessLog: { enabled: true, format: 'json' },
+    // As in dev: below the services' 75 s keep-alive, so Traefik never reuses a closed connection.
+    additionalArguments: ['--serversTransport.forwardingTimeouts.idleConnTimeout=60s'],
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+    ...(args.tlsSecret === undefined ? {} : { tlsStore: { default: { defaultCertificate: { secretName: args.tlsSecret } } } }),
+  }
+}
+
 export class TraefikEdge extends pulumi.ComponentResource {
   readonly release: k8s.helm.v3.Release
   readonly dashboardUrl: pulumi.Output<string>
@@ -62,23 +92,7 @@ export class TraefikEdge extends pulumi.ComponentResource {
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('microservice-platform:edge:TraefikHelm', name, {}, opts)
     const child = { parent: this }
-    const values: TraefikValues = {
-      deployment: { replicas: args.replicas ?? 2 },
-      podDisruptionBudget: { enabled: true, maxUnavailable: 1 },
-      providers: {
-        kubernetesCRD: { enabled: true, allowCrossNamespace: false, namespaces: [...args.watchNamespaces] },
-        kubernetesIngress: { enabled: false },
-      },
-      // Published below, with authentication, instead of the chart's unauthenticated route.
-      ingressRoute: { dashboard: { enabled: false } },
-      ports: { web: { redirections: { entryPoint: { to: TLS_ENTRYPOINT, scheme: 'https', permanent: true } } } },
-      metrics: { prometheus: { service: { enabled: true }, serviceMonitor: { enabled: true } } },
-      logs: { general: { format: 'json', level: 'INFO' }, access: { enabled: true, format: 'json' } },
-      // As in dev: below the services' 75 s keep-alive, so Traefik never reuses a closed connection.
-      additionalArguments: ['--serversTransport.forwardingTimeouts.idleConnTimeout=60s'],
-      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } },
-      ...(args.tlsSecret === undefined ? {} : { tlsStore: { default: { defaultCertificate: { secretName: args.tlsSecret } } } }),
-    }
+    const values = traefikValues(args)
     this.release = chartRelease(
       `${name}-release`,
       { chart: 'traefik', versions: args.versions, releaseName: TRAEFIK_NAME, namespace: args.namespace.output, values },

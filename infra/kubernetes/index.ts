@@ -8,7 +8,7 @@ import * as k8s from '@pulumi/kubernetes'
 import * as pulumi from '@pulumi/pulumi'
 import type { Credentials, PlatformOutputs, RenderInput } from '../platform.ts'
 import { forwardedUrl, portForwardCommand, type ClusterService } from './access.ts'
-import { CLUSTER_NAME, CloudNativePgDatabase, databaseSecretName, INSTANCE_STATUS_PORT, OPERATOR_POD_LABELS, POSTGRES_PORT } from './database.ts'
+import { CLUSTER_NAME, CloudNativePgDatabase, cloudNativePgImage, databaseSecretName, INSTANCE_STATUS_PORT, OPERATOR_POD_LABELS, POSTGRES_PORT } from './database.ts'
 import { CONSUL_CA_SECRET, CONSUL_CLIENT_HTTPS_PORT, CONSUL_NAME, ConsulDiscovery, consulTokenSecretName } from './discovery.ts'
 import { TLS_ENTRYPOINT, TraefikEdge } from './edge.ts'
 import { EckLogging } from './logging.ts'
@@ -63,6 +63,7 @@ export function deployKubernetes({ config, services, images }: RenderInput): Pla
       elasticsearchUrl: logging.elasticsearchUrl,
       jaegerUrl: tracing.queryUrl,
       grafanaLocalPort: config.ports.grafana,
+      grafanaVersion: imageVersion(config.images.grafana),
       after: [logging],
       ...storageClass,
     },
@@ -101,7 +102,7 @@ export function deployKubernetes({ config, services, images }: RenderInput): Pla
       versions,
       operatorNamespace: systemRef,
       namespace: appsRef,
-      postgresVersion: imageVersion(config.images.postgres),
+      imageName: cloudNativePgImage(config.images.postgres),
       instances: k8sConfig.databaseInstances,
       databases: services.flatMap((service) => (service.database === undefined ? [] : [{ service: service.name, ...service.database }])),
       ...storageClass,

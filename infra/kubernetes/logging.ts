@@ -209,6 +209,18 @@ export class EckLogging extends pulumi.ComponentResource {
             },
           ],
           services: [{ name: 'beats', service: { spec: { type: 'ClusterIP', ports: [{ name: 'beats', port: BEATS_PORT, targetPort: BEATS_PORT, protocol: 'TCP' }] } } }],
+          // ECK gives every Logstash pod a `logstash-data` claim of 1.5Gi on the default class;
+          // the same claim, declared, so that it lands on the configured StorageClass.
+          ...(args.storageClass === undefined
+            ? {}
+            : {
+                volumeClaimTemplates: [
+                  {
+                    metadata: { name: 'logstash-data' },
+                    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1.5Gi' } }, storageClassName: args.storageClass },
+                  },
+                ],
+              }),
           podTemplate: {
             spec: {
               containers: [

@@ -37,6 +37,8 @@ export interface KubePrometheusStackValues {
   readonly alertmanager: { readonly alertmanagerSpec: { readonly replicas: number; readonly resources: Resources } }
   readonly grafana: {
     readonly fullnameOverride: string
+    /** The grafana subchart's image tag (its default is the subchart's appVersion). */
+    readonly image: { readonly tag: string }
     readonly admin: { readonly existingSecret: string; readonly userKey: string; readonly passwordKey: string }
     readonly 'grafana.ini': Readonly<Record<string, Readonly<Record<string, string | boolean>>>>
     readonly sidecar: {
@@ -66,6 +68,8 @@ export interface MonitoringArgs {
   readonly jaegerUrl: pulumi.Input<string>
   /** The local port `grafanaUrl` assumes for the port-forward (Grafana's root URL). */
   readonly grafanaLocalPort: number
+  /** Grafana's version, the same as dev's image (`images.grafana`), e.g. `12.4.2`. */
+  readonly grafanaVersion: string
   /** Resources that must exist before Grafana starts (the logs reader's Secret). */
   readonly after: readonly pulumi.Resource[]
   readonly storageClass?: string
@@ -170,6 +174,8 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
       alertmanager: { alertmanagerSpec: { replicas: 1, resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } } } },
       grafana: {
         fullnameOverride: GRAFANA_NAME,
+        // The subchart would run its own appVersion; prod runs the Grafana that dev runs.
+        image: { tag: args.grafanaVersion },
         admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: 'admin-user', passwordKey: 'admin-password' },
         'grafana.ini': {
           server: { root_url: `http://127.0.0.1:${args.grafanaLocalPort}/` },

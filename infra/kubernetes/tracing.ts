@@ -1,6 +1,7 @@
-// Tracing on Kubernetes: Jaeger v2 from the official chart (jaegertracing/jaeger 4.x), all in
-// one with in-memory storage as in dev, OTLP/HTTP on 4318 for the services, the UI on 16686 behind
-// a port-forward. Traces live as long as the pod: one replica (the chart's Recreate strategy).
+// Tracing on Kubernetes: Jaeger v2 from the official chart (jaegertracing/jaeger 4.x; its
+// `jaeger:` values section and its single `jaeger` Service exist since 4.2.0), all in one with
+// in-memory storage as in dev, OTLP/HTTP on 4318 for the services, the UI on 16686 behind a
+// port-forward. Traces live as long as the pod: one replica (the chart's Recreate strategy).
 import type * as k8s from '@pulumi/kubernetes'
 import * as pulumi from '@pulumi/pulumi'
 import type { ChartVersions } from '../config.ts'
@@ -49,7 +50,7 @@ export class JaegerTracing extends pulumi.ComponentResource {
         enabled: true,
         replicas: 1,
         resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
-        // The image runs as a non-root user from scratch; nothing writes to its filesystem.
+        // The image (Alpine-based) runs as user 10001, the chart's default; storage is in memory.
         podSecurityContext: restrictedPodSecurityContext(10001),
         securityContext: restrictedContainerSecurityContext(),
         service: { type: 'ClusterIP' },

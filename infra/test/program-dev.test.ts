@@ -92,7 +92,9 @@ describe('dev stack: components', () => {
   it('runs the replicas Pulumi.dev.yaml asks for, on the service images built here', () => {
     for (const service of ['user-service', 'order-service', 'gateway']) {
       const replicas = appContainers(service)
-      expect(replicas.map((resource) => resource.inputs.name)).toEqual([`platform-dev-${service}-1`, `platform-dev-${service}-2`])
+      const names = replicas.map((resource) => String(resource.inputs.name))
+      expect(names).toHaveLength(2)
+      names.forEach((name, index) => expect(name).toMatch(new RegExp(`^platform-dev-${service}-${index + 1}-[0-9a-f]{8}$`)))
       for (const replica of replicas) expect(replica.inputs.image).toMatch(new RegExp(`^platform/${service}:[0-9a-f]{16}$`))
     }
   })
@@ -107,11 +109,16 @@ describe('dev stack: components', () => {
     }
   })
 
-  it('gives every long-running container a healthcheck, except Jaeger whose image has no shell', () => {
+  it('gives every long-running container a healthcheck and waits for it', () => {
     for (const resource of containers) {
-      if (resource.name === 'tracing' || resource.name === 'logging-setup') continue
+      if (resource.name === 'logging-setup') continue
       expect((resource.inputs.healthcheck as { tests: string[] } | undefined)?.tests.length, resource.name).toBeGreaterThan(0)
+      expect(resource.inputs.wait, resource.name).toBe(true)
     }
+  })
+
+  it("checks Jaeger with the image's busybox wget on the healthcheckv2 extension's /status (13133)", () => {
+    expect((container('tracing').inputs.healthcheck as { tests: string[] }).tests).toEqual(['CMD-SHELL', 'wget -q -O /dev/null http://127.0.0.1:13133/status || exit 1'])
   })
 
   it('keeps data in named volumes: Consul, Elasticsearch, PostgreSQL, Prometheus, Grafana', () => {
@@ -223,7 +230,7 @@ describe('dev stack: app service wiring', () => {
       const env = envOf(appContainers(service)[0]!)
       const config = read(env) as Record<string, unknown>
       for (const key of Object.keys(env)) expect(Object.keys(config), `${service} reads ${key}`).toContain(key)
-      expect(config.SERVICE_ADDRESS).toBe(`platform-dev-${service}-1`)
+      expect(config.SERVICE_ADDRESS).toMatch(new RegExp(`^platform-dev-${service}-1-[0-9a-f]{8}$`))
     }
     expect(readGatewayConfig(envOf(appContainers('gateway')[0]!)).TRUST_PROXY).toBe(true)
   })

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { readConfig as readGatewayConfig } from '../../services/gateway/src/config.ts'
 import { readConfig as readOrderConfig } from '../../services/order-service/src/config.ts'
 import { readConfig as readUserConfig } from '../../services/user-service/src/config.ts'
-import { DEFAULT_IMAGES } from '../config.ts'
+import { DEFAULT_CHARTS, DEFAULT_IMAGES } from '../config.ts'
 import { buildInputsHash } from '../images.ts'
 import { CHARTS } from '../kubernetes/charts.ts'
 import { appServices } from '../model.ts'
@@ -39,7 +39,7 @@ type ServiceName = keyof typeof SERVICE_PORTS
 const SERVICES = Object.keys(SERVICE_PORTS) as ServiceName[]
 
 const stackFile = parse(readFileSync(PROD_STACK_FILE, 'utf8')) as { config: Record<string, unknown> }
-const fileKubernetes = stackFile.config['microservice-platform:kubernetes'] as { charts: Record<string, string>; context: string; domain: string }
+const fileKubernetes = stackFile.config['microservice-platform:kubernetes'] as { charts?: Record<string, string>; context: string; domain: string }
 const fileServices = stackFile.config['microservice-platform:services'] as Record<ServiceName, { replicas: number }>
 const model = appServices({
   replicas: { 'user-service': fileServices['user-service'].replicas, 'order-service': fileServices['order-service'].replicas, gateway: fileServices.gateway.replicas },
@@ -170,11 +170,12 @@ describe('prod stack: cluster, namespaces, components', () => {
 })
 
 describe('prod stack: chart releases', () => {
-  it('installs every chart once, from its official repository, at the exact version Pulumi.prod.yaml pins', () => {
+  it('installs every chart once, from its official repository, at the one pin in infra/config.ts (the stack file overrides none)', () => {
+    expect(fileKubernetes.charts).toBeUndefined()
     expect(releases(run)).toHaveLength(Object.keys(CHARTS).length)
     for (const [key, source] of Object.entries(CHARTS)) {
       const release = releaseNamed(run, source.chart)
-      expect(release.inputs.version, key).toBe(fileKubernetes.charts[key])
+      expect(release.inputs.version, key).toBe(DEFAULT_CHARTS[key as keyof typeof DEFAULT_CHARTS])
       expect(release.inputs.version, key).toMatch(/^[0-9]+\.[0-9]+\.[0-9]+$/)
       expect(release.inputs.repositoryOpts, key).toEqual({ repo: source.repo })
       expect(release.inputs, key).toMatchObject({ atomic: true, skipAwait: false, createNamespace: false })
@@ -251,6 +252,8 @@ describe('prod stack: chart releases', () => {
   it('runs kube-prometheus-stack with Grafana admin from a Secret, selecting every ServiceMonitor and rule', () => {
     const values = valuesOf<{ prometheus: { prometheusSpec: Record<string, unknown> }; grafana: Record<string, Record<string, unknown>> }>('kube-prometheus-stack')
     expect(values.prometheus.prometheusSpec).toMatchObject({ serviceMonitorSelectorNilUsesHelmValues: false, ruleSelectorNilUsesHelmValues: false, externalLabels: { stack: 'prod' } })
+    // The same Grafana as dev, not the subchart's appVersion.
+    expect(values.grafana.image).toEqual({ tag: DEFAULT_IMAGES.grafana.split(':')[1] })
     expect(values.grafana.admin).toEqual({ existingSecret: 'grafana-admin', userKey: 'admin-user', passwordKey: 'admin-password' })
     expect(secretData('grafana-admin', OBSERVABILITY)).toEqual({ 'admin-user': 'admin', 'admin-password': 'monitoring-grafana-admin-password' })
     expect(values.grafana.sidecar).toMatchObject({
@@ -319,7 +322,9 @@ describe('prod stack: chart releases', () => {
       objectNamed(run, 'Cluster', 'platform-db', APPS),
     )
     expect(cluster.instances).toBe(2)
-    expect(cluster.imageName).toBe('ghcr.io/cloudnative-pg/postgresql:17.10')
+    // The maintained image type on dev's Debian release, not the deprecated bullseye `17.10` tag.
+    expect(DEFAULT_IMAGES.postgres).toBe('postgres:17.10-bookworm')
+    expect(cluster.imageName).toBe('ghcr.io/cloudnative-pg/postgresql:17.10-standard-bookworm')
     expect(cluster.enableSuperuserAccess).toBe(false)
     expect(cluster.managed.roles.map((role) => [role.name, role.passwordSecret.name])).toEqual([
       ['user_service', 'user-service-db'],

@@ -12,7 +12,7 @@ import * as networking from 'kubernetes-models/networking.k8s.io/v1'
 import * as policy from 'kubernetes-models/policy/v1'
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1'
 import * as core from 'kubernetes-models/v1'
-import { byType, isSecretValue, PROJECT, runProgram, stackConfigFile, type CapturedResource, type ProgramRun } from './program.ts'
+import { byType, isSecretValue, PROJECT, runProgram, stackConfigFile, type CapturedResource, type ProgramOptions, type ProgramRun } from './program.ts'
 
 export const RELEASE = 'kubernetes:helm.sh/v3:Release'
 export const PROVIDER = 'pulumi:providers:kubernetes'
@@ -41,9 +41,9 @@ export const PROD_STACK_FILE = new URL('../../../Pulumi.prod.yaml', import.meta.
 export const REGISTRY_PASSWORD = 'registry-token'
 
 /** The program under mocks with Pulumi.prod.yaml and a registry password as CI would hold it. */
-export function runProd(overrides: Record<string, string> = {}): Promise<ProgramRun> {
+export function runProd(overrides: Record<string, string> = {}, options: ProgramOptions = {}): Promise<ProgramRun> {
   const input = stackConfigFile(PROD_STACK_FILE, { [`${PROJECT}:registryPassword`]: REGISTRY_PASSWORD })
-  return runProgram('prod', { config: { ...input.config, ...overrides }, secretKeys: input.secretKeys }, '../../index.ts', { state: kubernetesState })
+  return runProgram('prod', { config: { ...input.config, ...overrides }, secretKeys: input.secretKeys }, '../../index.ts', { state: kubernetesState, ...options })
 }
 
 /** A value with every secret wrapper removed, at any depth. */

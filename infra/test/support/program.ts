@@ -1,5 +1,6 @@
 // Runs the Pulumi program under mocks: the stack config from a Pulumi.<stack>.yaml (or given
 // inline), `setMocks` first, then the program imported, then every registration captured.
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import * as pulumi from '@pulumi/pulumi'
 import { parse } from 'yaml'
@@ -24,6 +25,8 @@ export interface CapturedResource {
    * expanded to its children) and the resources its inputs came from.
    */
   dependencies?: string[]
+  /** The `deleteBeforeReplace` resource option as registered (false when unset). */
+  deleteBeforeReplace?: boolean
 }
 
 export interface CapturedCall {
@@ -66,6 +69,11 @@ export function stackConfigFile(path: string | URL, extraSecrets: Record<string,
 export interface ProgramOptions {
   /** State the mocked provider answers for a resource, before the defaults of `mockState`. */
   readonly state?: (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> | undefined
+  /**
+   * Run as `pulumi preview` does: the engine answers only the inputs, so every output a provider
+   * computes (ids aside) is unknown, as on a first preview of a new stack.
+   */
+  readonly preview?: boolean
 }
 
 export interface ProgramRun {
@@ -84,6 +92,11 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...inputs, result: `${name}-password` }
     case 'random:index/randomUuid:RandomUuid':
       return { ...inputs, result: `${name}-uuid` }
+    case 'random:index/randomId:RandomId': {
+      // As the provider: a new value exactly when the keepers change (which replaces the resource).
+      const hex = createHash('sha256').update(`${name}\0${JSON.stringify(inputs.keepers ?? {})}`).digest('hex').slice(0, 2 * Number(inputs.byteLength ?? 8))
+      return { ...inputs, hex, dec: BigInt(`0x${hex}`).toString() }
+    }
     case 'docker:index/container:Container':
       return { ...inputs, exitCode: 0 }
     case 'docker:index/image:Image':
@@ -105,6 +118,7 @@ export async function runProgram(stack: string, input: StackConfigInput, entry =
     {
       newResource: ({ type, name, inputs, provider }) => {
         resources.push({ type, name, inputs, ...(provider === undefined || provider === '' ? {} : { provider }) })
+        if (options.preview === true) return { id: `${name}-id`, state: inputs }
         return { id: `${name}-id`, state: options.state?.(type, name, inputs) ?? mockState(type, name, inputs) }
       },
       call: ({ token, inputs }) => {
@@ -117,7 +131,7 @@ export async function runProgram(stack: string, input: StackConfigInput, entry =
     },
     PROJECT,
     stack,
-    false,
+    options.preview ?? false,
   )
   const registrations = recordRegistrations()
   const program = (await import(entry)) as Record<string, unknown>
@@ -126,6 +140,7 @@ export async function runProgram(stack: string, input: StackConfigInput, entry =
     const registration = registrations.get(`${resource.type}::${resource.name}`)
     resource.urn = registration?.urn
     resource.dependencies = registration?.dependencies ?? []
+    resource.deleteBeforeReplace = registration?.deleteBeforeReplace ?? false
   }
   return { resources, calls, program }
 }
@@ -140,20 +155,29 @@ interface RegisterRequest {
   getType(): string
   getName(): string
   getDependenciesList(): string[]
+  getDeletebeforereplace(): boolean
+}
+
+interface Registration {
+  readonly urn: string
+  readonly dependencies: string[]
+  readonly deleteBeforeReplace: boolean
 }
 
 /**
  * The mocks hand `newResource` neither the URN nor the dependencies of a registration; the
- * request the SDK sends the (mock) monitor carries both. Records them per `type::name`.
+ * request the SDK sends the (mock) monitor carries both, and the resource options the engine acts
+ * on (`deleteBeforeReplace`). Records them per `type::name`.
  */
-function recordRegistrations(): Map<string, { urn: string; dependencies: string[] }> {
-  const registrations = new Map<string, { urn: string; dependencies: string[] }>()
+function recordRegistrations(): Map<string, Registration> {
+  const registrations = new Map<string, Registration>()
   const monitor = (pulumi.runtime as unknown as { getMonitor(): MockMonitorLike }).getMonitor()
   const register = monitor.registerResource.bind(monitor)
   monitor.registerResource = (request, callback) => {
     registrations.set(`${request.getType()}::${request.getName()}`, {
       urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
       dependencies: request.getDependenciesList(),
+      deleteBeforeReplace: request.getDeletebeforereplace(),
     })
     return register(request, callback)
   }
@@ -222,4 +246,22 @@ export async function countingMocks(stack: string): Promise<{ count(): number; r
     false,
   )
   return { count: () => registered, reset: () => void (registered = 0) }
+}
+
+/**
+ * Every URN `resource` waits for before it is created: its dependencies and its provider (a
+ * provider waits for what its own inputs came from), theirs, and so on.
+ */
+export function transitiveDependencies(resources: readonly CapturedResource[], resource: CapturedResource): Set<string> {
+  const byUrn = new Map(resources.flatMap((candidate) => (candidate.urn === undefined ? [] : [[candidate.urn, candidate] as const])))
+  const direct = (of: CapturedResource | undefined) => [...(of?.dependencies ?? []), ...(of?.provider === undefined ? [] : [of.provider.split('::').slice(0, -1).join('::')])]
+  const seen = new Set<string>()
+  const pending = direct(resource)
+  while (pending.length > 0) {
+    const urn = pending.pop()!
+    if (seen.has(urn)) continue
+    seen.add(urn)
+    pending.push(...direct(byUrn.get(urn)))
+  }
+  return seen
 }
