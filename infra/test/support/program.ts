@@ -135,7 +135,7 @@ export async function runProgram(stack: string, input: StackConfigInput, entry =
   )
   const registrations = recordRegistrations()
   const program = (await import(entry)) as Record<string, unknown>
-  await settled(() => resources.length + calls.length)
+  await programDone()
   for (const resource of resources) {
     const registration = registrations.get(`${resource.type}::${resource.name}`)
     resource.urn = registration?.urn
@@ -184,16 +184,13 @@ function recordRegistrations(): Map<string, Registration> {
   return registrations
 }
 
-/** Resolves when `count()` has not changed for a while: the program has nothing left to register. */
-async function settled(count: () => number): Promise<void> {
-  let last = -1
-  let quietFor = 0
-  while (quietFor < 300) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    const now = count()
-    quietFor = now === last ? quietFor + 50 : 0
-    last = now
-  }
+/**
+ * Resolves when the program has nothing left to register: the SDK's own test of a finished
+ * program (what `pulumi up` waits on before it disconnects), re-checked until no registration
+ * or invoke started while it waited. Not a quiet period, so a slow machine changes nothing.
+ */
+async function programDone(): Promise<void> {
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs()
 }
 
 /** The resolved value of an Output. */
