@@ -1,9 +1,10 @@
 // The service model: what both renderers read.
+import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { gatewayEnv } from '../../services/gateway/src/config.ts'
 import { configProperties as orderEnv } from '../../services/order-service/src/config.ts'
 import { configProperties as userEnv } from '../../services/user-service/src/config.ts'
-import { appServices, cpuCores, mebibytes, secretsOf } from '../model.ts'
+import { appServices, cpuCores, mebibytes, nodeOptions, RUNTIME_VARIABLES, secretsOf } from '../model.ts'
 
 const services = appServices({ replicas: { 'user-service': 2, 'order-service': 3, gateway: 1 }, logLevel: 'debug' })
 const byName = Object.fromEntries(services.map((service) => [service.name, service]))
@@ -20,7 +21,9 @@ describe('appServices', () => {
   it("names only variables each service's own schema declares", () => {
     const schemas = { 'user-service': userEnv, 'order-service': orderEnv, gateway: gatewayEnv }
     for (const service of services) {
-      for (const key of Object.keys(service.env)) expect(Object.keys(schemas[service.name]), `${service.name}: ${key}`).toContain(key)
+      for (const key of Object.keys(service.env)) {
+        if (!RUNTIME_VARIABLES.includes(key)) expect(Object.keys(schemas[service.name]), `${service.name}: ${key}`).toContain(key)
+      }
     }
   })
 
@@ -62,5 +65,27 @@ describe('quantities', () => {
     expect(mebibytes('1Gi')).toBe(1024)
     expect(() => mebibytes('256MB')).toThrow(/256Mi or 1Gi/)
     expect(() => cpuCores('half')).toThrow(/500m or 2/)
+  })
+})
+
+describe('nodeOptions', () => {
+  it("sizes V8's heap inside each service's memory limit, with options Node itself accepts", () => {
+    for (const service of services) {
+      const options = service.env.NODE_OPTIONS
+      expect(options).toEqual({ kind: 'value', value: nodeOptions(mebibytes(service.resources.limits.memory)) })
+      const limitMiB = mebibytes(service.resources.limits.memory)
+      // A real Node with these options: it starts, and its heap limit sits below the container's.
+      const heapLimit = execFileSync(process.execPath, ['-p', 'v8.getHeapStatistics().heap_size_limit'], {
+        env: { PATH: process.env.PATH, NODE_OPTIONS: options?.kind === 'value' ? options.value : '' },
+        encoding: 'utf8',
+      })
+      const heapMiB = Number(heapLimit) / 2 ** 20
+      expect(heapMiB, service.name).toBeGreaterThan(limitMiB / 2)
+      expect(heapMiB, service.name).toBeLessThan(limitMiB * 0.8)
+    }
+  })
+
+  it('refuses a limit too small for a Node service, in one line', () => {
+    expect(() => nodeOptions(64)).toThrow('a Node service needs at least 128 MiB of memory (got 64)')
   })
 })
