@@ -14,6 +14,7 @@ export { ConsulClient, instanceId, staticResolver, type Registration, type Resol
 export { describeValidation, ErrorBody, HttpError, notFound } from './errors.ts'
 export { type Health, type ReadinessCheck } from './health.ts'
 export { loggerOptions, requestId } from './logger.ts'
+export { PrintableText } from './text.ts'
 export { LATENCY_BUCKETS } from './metrics.ts'
 export { main, runService, type RunOptions } from './server.ts'
 export { createService, type App, type ServiceConfig, type ServiceOptions } from './service.ts'
