@@ -52,8 +52,9 @@ export function buildApp(options: BuildOptions): App {
         ],
         trustProxy: config.TRUST_PROXY,
         tracing,
+        timeoutMs: config.UPSTREAM_REQUEST_TIMEOUT_MS,
       })
-      await scope.register(aggregateRoutes, { tracing })
+      await scope.register(aggregateRoutes, { tracing, timeoutMs: config.UPSTREAM_REQUEST_TIMEOUT_MS })
     },
   )
   return app

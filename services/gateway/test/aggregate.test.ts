@@ -1,4 +1,5 @@
 import type { App } from '@platform/kit'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deadUrl, gateway, listen, type Running } from './support.ts'
@@ -18,12 +19,13 @@ const USERS: Record<number, object> = {
   4: { id: 4, name: 'Broken', createdAt: ada.createdAt },
 }
 
-/** user-service's contract: `GET /users/:id` → user or 404; id 5 fails with a 500. */
+/** user-service's contract: `GET /users/:id` → user or 404; id 5 fails with a 500, id 6 answers Ada after 1.5 s. */
 async function fakeUsers(): Promise<Running> {
   const app = Fastify({ logger: false })
   app.get<{ Params: { id: string } }>('/users/:id', async (request, reply) => {
     const id = Number(request.params.id)
     if (id === 5) return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'boom' })
+    if (id === 6) return sleep(1500).then(() => ({ ...ada, id: 6 }))
     const user = USERS[id]
     if (user === undefined) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `user ${id} not found` })
     return user
@@ -50,19 +52,21 @@ const pages: string[] = []
 let app: App
 let ordersDown: App
 let usersDown: App
+let hurried: App
 
 beforeAll(async () => {
   ;[users, orders] = await Promise.all([fakeUsers(), fakeOrders(pages)])
   const dead = await deadUrl()
-  ;[app, ordersDown, usersDown] = await Promise.all([
+  ;[app, ordersDown, usersDown, hurried] = await Promise.all([
     gateway({ USER_SERVICE_URLS: users.url, ORDER_SERVICE_URLS: orders.url }),
     gateway({ USER_SERVICE_URLS: users.url, ORDER_SERVICE_URLS: dead }),
     gateway({ USER_SERVICE_URLS: dead, ORDER_SERVICE_URLS: orders.url }),
+    gateway({ USER_SERVICE_URLS: users.url, ORDER_SERVICE_URLS: orders.url, UPSTREAM_REQUEST_TIMEOUT_MS: '300', UPSTREAM_TRY_TIMEOUT_MS: '5000' }),
   ])
 })
 
 afterAll(async () => {
-  await Promise.all([app?.close(), ordersDown?.close(), usersDown?.close()])
+  await Promise.all([app?.close(), ordersDown?.close(), usersDown?.close(), hurried?.close()])
   await Promise.all([users?.close(), orders?.close()])
 })
 
@@ -79,18 +83,41 @@ describe('GET /users/:id/orders', () => {
     expect(response.json().orders).toEqual([])
   })
 
-  it('collects every page when the user has more orders than one page holds', async () => {
+  it('answers one page of the orders, 50 by default, with the total in x-total-count, from one upstream call', async () => {
+    const mine = ORDERS.filter((order) => order.userId === 3).map((order) => order.id)
     pages.length = 0
-    const response = await app.inject({ method: 'GET', url: '/users/3/orders' })
-    expect(response.statusCode).toBe(200)
-    expect(response.json().orders.map((order: { id: number }) => order.id)).toEqual(
-      ORDERS.filter((order) => order.userId === 3).map((order) => order.id),
-    )
-    expect(pages).toEqual([
-      '/orders?userId=3&limit=100&offset=0',
-      '/orders?userId=3&limit=100&offset=100',
-      '/orders?userId=3&limit=100&offset=200',
-    ])
+    const first = await app.inject({ method: 'GET', url: '/users/3/orders' })
+    expect(first.statusCode).toBe(200)
+    expect(first.headers['x-total-count']).toBe('230')
+    expect(first.json().orders.map((order: { id: number }) => order.id)).toEqual(mine.slice(0, 50))
+    expect(pages).toEqual(['/orders?userId=3&limit=50&offset=0'])
+
+    pages.length = 0
+    const last = await app.inject({ method: 'GET', url: '/users/3/orders?limit=100&offset=200' })
+    expect(last.json().orders.map((order: { id: number }) => order.id)).toEqual(mine.slice(200))
+    expect(last.headers['x-total-count']).toBe('230')
+    expect(pages).toEqual(['/orders?userId=3&limit=100&offset=200'])
+  })
+
+  it.each([
+    ['limit=101', 'querystring.limit'],
+    ['limit=0', 'querystring.limit'],
+    ['offset=-1', 'querystring.offset'],
+    ['page=2', 'querystring.page'],
+  ])('answers 400 for ?%s naming %s without calling anyone', async (query, field) => {
+    pages.length = 0
+    const response = await app.inject({ method: 'GET', url: `/users/3/orders?${query}` })
+    expect(response.statusCode).toBe(400)
+    expect(response.json()).toMatchObject({ statusCode: 400, field })
+    expect(pages).toEqual([])
+  })
+
+  it('answers 504 once UPSTREAM_REQUEST_TIMEOUT_MS has passed, though each try may last longer', async () => {
+    const started = performance.now()
+    const response = await hurried.inject({ method: 'GET', url: '/users/6/orders' })
+    expect(response.statusCode).toBe(504)
+    expect(response.json()).toMatchObject({ statusCode: 504, error: 'Gateway Timeout' })
+    expect(performance.now() - started).toBeLessThan(1200)
   })
 
   it('answers 404 naming the id for an unknown user', async () => {

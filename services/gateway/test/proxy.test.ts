@@ -1,8 +1,9 @@
 import type { App } from '@platform/kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../../../test/support/wait.ts'
 import { deadUrl, echoServer, gateway, type Echo, type Running } from './support.ts'
 
-let users: Running & { calls: Echo[] }
+let users: Running & { calls: Echo[]; abandoned: string[] }
 let orders: Running & { calls: Echo[] }
 let app: App
 
@@ -130,6 +131,16 @@ describe('gateway proxy', () => {
     expect(response.headers).not.toHaveProperty('proxy-connection')
   })
 
+  it('keeps its own x-request-id and x-forwarded-* when the client lists them in Connection', async () => {
+    const response = await app.inject({
+      method: 'GET',
+      url: '/users/2',
+      headers: { 'x-request-id': 't1', connection: 'close, x-request-id, x-forwarded-for, x-forwarded-proto', 'x-forwarded-for': '6.6.6.6' },
+    })
+    expect(response.headers['x-request-id']).toBe('t1')
+    expect(response.json<Echo>().headers).toMatchObject({ 'x-request-id': 't1', 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http' })
+  })
+
   it('sets x-request-id and x-forwarded-* for the upstream, replacing what an untrusted client sent', async () => {
     const response = await app.inject({
       method: 'GET',
@@ -225,6 +236,45 @@ describe('gateway proxy balancing', () => {
     const response = await allDown.inject({ method: 'GET', url: '/users/1' })
     expect(response.statusCode).toBe(503)
     expect(response.json()).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'user-service is unavailable' })
+  })
+
+  it('cancels the upstream call when the client goes away', async () => {
+    const patient = await gateway({ USER_SERVICE_URLS: users.url, ORDER_SERVICE_URLS: orders.url, UPSTREAM_TRY_TIMEOUT_MS: '10000' })
+    try {
+      const url = await patient.listen({ host: '127.0.0.1', port: 0 })
+      const client = new AbortController()
+      const pending = fetch(`${url}/users/1?client=leaves`, { headers: { 'x-echo-delay-ms': '5000' }, signal: client.signal }).catch(() => undefined)
+      const arrived = async () => (users.calls.some((call) => call.url === '/users/1?client=leaves') ? true : undefined)
+      await eventually(arrived, 'the forwarded request', 5000, 20)
+      client.abort()
+      await pending
+      // The upstream would answer after 5 s: its caller, the gateway, hangs up long before.
+      const cancelled = async () => (users.abandoned.includes('/users/1?client=leaves') ? true : undefined)
+      await eventually(cancelled, 'the upstream call to be cancelled', 2000, 20)
+    } finally {
+      await patient.close()
+    }
+  })
+
+  it('bounds a request by UPSTREAM_REQUEST_TIMEOUT_MS, every retry included', async () => {
+    const third = await echoServer('users-3')
+    const bounded = await gateway({
+      USER_SERVICE_URLS: `${users.url},${second.url},${third.url}`,
+      ORDER_SERVICE_URLS: orders.url,
+      UPSTREAM_TRY_TIMEOUT_MS: '600',
+      UPSTREAM_MAX_TRIES: '3',
+      UPSTREAM_REQUEST_TIMEOUT_MS: '700',
+    })
+    try {
+      const started = performance.now()
+      // Three slow instances: three tries of 600 ms each without the bound.
+      const response = await bounded.inject({ method: 'GET', url: '/users/1', headers: { 'x-echo-delay-ms': '3000' } })
+      expect(response.statusCode).toBe(504)
+      expect(performance.now() - started).toBeLessThan(1300)
+    } finally {
+      await bounded.close()
+      await third.close()
+    }
   })
 
   it('answers 504 when the upstream does not answer within the try timeout', async () => {

@@ -1,4 +1,5 @@
 // The gateway in front of the real user-service and order-service, each on an in-memory PGlite.
+import { randomUUID } from 'node:crypto'
 import type { App } from '@platform/kit'
 import { buildApp as buildOrderService } from '../../order-service/src/app.ts'
 import { readConfig as orderServiceConfig } from '../../order-service/src/config.ts'
@@ -70,5 +71,66 @@ describe('gateway in front of the real services', () => {
     const response = await app.inject({ method: 'POST', url: '/users', headers: json, payload: { name: 'Bo', email: 'not-an-email' } })
     expect(response.statusCode).toBe(400)
     expect(response.json()).toMatchObject({ statusCode: 400, field: 'body.email' })
+  })
+
+  it("returns user-service's 414 for an over-long id in the common format, with the request id, without echoing it", async () => {
+    const digits = '1'.repeat(201)
+    const response = await app.inject({ method: 'GET', url: `/users/${digits}`, headers: { 'x-request-id': 'long-id' } })
+    expect(response.statusCode).toBe(414)
+    expect(response.headers['x-request-id']).toBe('long-id')
+    expect(response.json()).toEqual({ statusCode: 414, error: 'URI Too Long', message: 'a segment of the path is too long' })
+  })
+
+  it('answers 415 in the common format for a text/plain body', async () => {
+    const response = await app.inject({ method: 'POST', url: '/users', headers: { 'content-type': 'text/plain' }, payload: '{"name":"Ada","email":"ada@example.com"}' })
+    expect(response.statusCode).toBe(415)
+    expect(response.json()).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' })
+  })
+
+  it.each([
+    ['{"__proto__":{"admin":true},"name":"Ada","email":"ada@example.com"}', 'body.__proto__'],
+    ['{"name":"Ada","email":"ada@example.com","x":{"__proto__":{"polluted":1}}}', 'body.x.__proto__'],
+    ['{"constructor":{"prototype":{"admin":true}},"name":"Ada","email":"ada@example.com"}', 'body.constructor'],
+  ])('answers a prototype-poisoning key with a 400 naming it: %s', async (payload, field) => {
+    const response = await app.inject({ method: 'POST', url: '/users', headers: json, payload })
+    expect(response.statusCode).toBe(400)
+    expect(response.json()).toEqual({ statusCode: 400, error: 'Bad Request', message: `${field} is not allowed`, field })
+  })
+
+  it.each(['0x1', '+1', '01', '1.0', '1e2', '1e0', '%201', '1%20'])('answers 400 naming params.id for the id %s on every route that takes one', async (id) => {
+    for (const url of [`/users/${id}`, `/users/${id}/orders`, `/orders/${id}`]) {
+      const response = await app.inject({ method: 'GET', url })
+      expect(response.statusCode, url).toBe(400)
+      expect(response.json(), url).toMatchObject({ statusCode: 400, error: 'Bad Request', field: 'params.id' })
+    }
+  })
+
+  it.each(['0x1', '+1', '01', '1.0', '1e2'])('answers 400 naming querystring.userId for ?userId=%s', async (userId) => {
+    const response = await app.inject({ method: 'GET', url: `/orders?userId=${encodeURIComponent(userId)}` })
+    expect(response.statusCode).toBe(400)
+    expect(response.json()).toMatchObject({ statusCode: 400, field: 'querystring.userId' })
+  })
+
+  it.each([
+    ['right-to-left override and zero-width space', '\u202e\u200b'],
+    ['a C1 control character', 'Ada\u0085'],
+    ['a zero-width space inside', 'A\u200bda'],
+    ['a Hangul filler only', '\u3164'],
+    ['a combining mark only', ' \u0301 '],
+  ])('refuses a name with %s, naming body.name, and an order item alike', async (_case, text) => {
+    const user = await app.inject({ method: 'POST', url: '/users', headers: json, payload: { name: text, email: 'invisible@example.com' } })
+    expect(user.statusCode).toBe(400)
+    expect(user.json()).toMatchObject({ statusCode: 400, field: 'body.name' })
+    const order = await app.inject({ method: 'POST', url: '/orders', headers: json, payload: { userId: 1, item: text, price: 1 } })
+    expect(order.statusCode).toBe(400)
+    expect(order.json()).toMatchObject({ statusCode: 400, field: 'body.item' })
+  })
+
+  it('stores names in any script, with accents and emoji', async () => {
+    for (const name of ['Zoë Ångström', 'محمد', '李雷 🙂']) {
+      const response = await app.inject({ method: 'POST', url: '/users', headers: json, payload: { name, email: `${randomUUID()}@example.com` } })
+      expect(response.statusCode, name).toBe(201)
+      expect(response.json().name).toBe(name)
+    }
   })
 })

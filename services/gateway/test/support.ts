@@ -30,10 +30,12 @@ export async function listen(app: FastifyInstance): Promise<Running> {
  * A fake upstream instance: answers any method and path with what it received. The request can
  * steer the answer: `x-echo-status` sets the status, `x-echo-delay-ms` delays it, `x-echo-size`
  * replaces the echo by that many bytes (`x-echo-chunked` sends them unsized). It also sends
- * headers a proxy must strip (`proxy-connection`) and keep (two `set-cookie`).
+ * headers a proxy must strip (`proxy-connection`) and keep (two `set-cookie`). `abandoned` lists
+ * the URLs whose caller closed the connection before the answer.
  */
-export async function echoServer(instance: string): Promise<Running & { readonly calls: Echo[] }> {
+export async function echoServer(instance: string): Promise<Running & { readonly calls: Echo[]; readonly abandoned: string[] }> {
   const calls: Echo[] = []
+  const abandoned: string[] = []
   const app = Fastify({ logger: false })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
@@ -51,6 +53,9 @@ export async function echoServer(instance: string): Promise<Running & { readonly
       body: Buffer.isBuffer(request.body) ? request.body.toString('latin1') : null,
     }
     calls.push(echo)
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) abandoned.push(request.url)
+    })
     const delay = Number(request.headers['x-echo-delay-ms'] ?? 0)
     if (delay > 0) await sleep(delay)
     reply
@@ -66,7 +71,7 @@ export async function echoServer(instance: string): Promise<Running & { readonly
     }
     return echo
   })
-  return { ...(await listen(app)), calls }
+  return { ...(await listen(app)), calls, abandoned }
 }
 
 /** A URL nobody listens on: connections to it are refused at once. */

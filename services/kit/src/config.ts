@@ -65,6 +65,12 @@ export const databaseEnv = {
     Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset = embedded PGlite' }),
   ),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'PostgreSQL pool size' }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({
+    minimum: 1,
+    maximum: 600_000,
+    default: 5000,
+    description: 'PostgreSQL cancels any statement running longer (statement_timeout; the client gives up 1 s later); migrations included',
+  }),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1, description: 'PGlite data directory; unset = in memory' })),
   SEED_DATA: Type.Boolean({ default: true, description: 'insert the sample rows on first start' }),
 }

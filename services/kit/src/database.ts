@@ -31,24 +31,39 @@ export interface DatabaseOptions {
   /** `postgres://` URL; when absent the embedded engine is used. */
   readonly url?: string
   readonly poolMax?: number
+  /**
+   * PostgreSQL only: the server cancels a statement running longer (`statement_timeout`), and
+   * the client gives up QUERY_TIMEOUT_MARGIN_MS later on a server that does not answer at all.
+   * Default 5000.
+   */
+  readonly statementTimeoutMs?: number
   /** PGlite data directory; in memory when absent. */
   readonly dataDir?: string
+  /** Where a failing idle connection is reported (the app's logger). */
+  readonly log?: { warn(object: object, message: string): void }
 }
+
+/** How much longer than the server's statement_timeout the client waits for any answer. */
+const QUERY_TIMEOUT_MARGIN_MS = 1000
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.url ? openPostgres(options.url, options.poolMax ?? 10) : openPglite(options.dataDir)
+  return options.url ? openPostgres(options.url, options) : openPglite(options.dataDir)
 }
 
-async function openPostgres(url: string, max: number): Promise<Database> {
+async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  const statementTimeoutMs = options.statementTimeoutMs ?? 5000
   const pool = new pg.Pool({
     connectionString: url,
-    max,
+    max: options.poolMax ?? 10,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5000,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
     application_name: 'platform',
   })
   // An idle client that loses its server emits here; without a listener the process would die.
-  pool.on('error', () => {})
+  // The pool has already dropped the client: the line says why connections come and go.
+  pool.on('error', (error) => options.log?.warn({ err: error }, 'idle database connection failed'))
   const database: Database = {
     engine: 'postgres',
     async query<R>(text: string, params?: readonly unknown[]) {
@@ -57,6 +72,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     },
     async transaction<T>(work: (tx: Queryable) => Promise<T>) {
       const client = await pool.connect()
+      let broken: Error | undefined
       try {
         await client.query('BEGIN')
         const result = await work({
@@ -68,10 +84,14 @@ async function openPostgres(url: string, max: number): Promise<Database> {
         await client.query('COMMIT')
         return result
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {})
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
+        })
         throw error
       } finally {
-        client.release()
+        // Released with an error, the pool destroys the client: one whose ROLLBACK failed may
+        // still be inside the transaction, or stuck behind a query that timed out.
+        client.release(broken)
       }
     },
     async ping() {
@@ -176,7 +196,7 @@ export interface DatabasePluginOptions extends DatabaseOptions {
 
 /** Opens the database, migrates it, checks it for readiness and reports pool gauges. */
 async function databasePlugin(app: FastifyInstance, options: DatabasePluginOptions) {
-  const database = options.database ?? (await openDatabase(options))
+  const database = options.database ?? (await openDatabase({ ...options, log: app.log }))
   if (!options.database) app.addHook('onClose', () => database.close())
   const applied = await migrate(database, options.owner, options.migrations)
   app.log.info({ engine: database.engine, migrations: applied }, 'database ready')

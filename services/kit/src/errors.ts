@@ -1,4 +1,7 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import Type from 'typebox'
 
@@ -20,11 +23,16 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  // nginx's status for a client that left before its answer; nobody receives it, the log does.
+  499: 'Client Closed Request',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -58,8 +66,98 @@ export function describeValidation(context: string, issue: ValidationIssue): { f
   }
 }
 
+/** The JSON text of an error body. */
+function errorText(statusCode: number, message: string): string {
+  return JSON.stringify({ statusCode, error: STATUS_TEXT[statusCode] ?? STATUS_CODES[statusCode] ?? 'Error', message })
+}
+
+/**
+ * Fastify's `frameworkErrors`: a URL the router refuses before any route is found (bad
+ * percent-encoding, a path segment over `maxParamLength`) gets the common body and its
+ * `x-request-id`, and the URL is not echoed back.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : error.code === 'FST_ERR_BAD_URL' ? 400 : 500
+  const message =
+    statusCode === 414
+      ? 'a segment of the path is too long'
+      : statusCode === 400
+        ? 'the path is not valid percent-encoded UTF-8'
+        : 'Internal error; see the service log with this request id'
+  request.log.info({ err: { message: error.message, code: error.code } }, 'request rejected')
+  reply.code(statusCode).header('x-request-id', request.id).type('application/json; charset=utf-8').send(errorText(statusCode, message))
+}
+
+const CLIENT_ERRORS: Record<string, { readonly statusCode: number; readonly message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { statusCode: 408, message: 'the request did not arrive in time' },
+  HPE_HEADER_OVERFLOW: { statusCode: 431, message: 'the request line and headers are too large' },
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses (malformed requests, a
+ * malformed chunked body, oversized headers, a request that never finished arriving) never
+ * reaches a route, so it is answered here, in the common format with an `x-request-id` that
+ * the log line carries too, and the connection is closed.
+ */
+export function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const { statusCode, message } = CLIENT_ERRORS[error.code ?? ''] ?? { statusCode: 400, message: 'the request is not valid HTTP' }
+  const id = randomUUID()
+  this.log.info({ 'http.request.id': id, 'http.response.status_code': statusCode, err: { message: error.message, code: error.code } }, 'client error')
+  if (socket.writable) {
+    const body = errorText(statusCode, message)
+    socket.write(
+      `HTTP/1.1 ${statusCode} ${STATUS_TEXT[statusCode]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nconnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy()
+}
+
+/**
+ * Where a JSON text holds a key that could poison a prototype, as `body.a.__proto__`:
+ * `__proto__`, or `constructor` holding a `prototype` (the keys secure-json-parse refuses).
+ * JSON.parse keeps such keys as plain own properties, so the text can be walked safely.
+ */
+export function poisonedKey(text: string): string | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  return findPoisoned(value, 'body')
+}
+
+function findPoisoned(value: unknown, path: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key]
+    if (key === '__proto__') return `${path}.${key}`
+    if (key === 'constructor' && typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype')) return `${path}.${key}`
+    const found = findPoisoned(child, `${path}.${key}`)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
 function errorsPlugin(app: FastifyInstance) {
   app.addSchema(ErrorBody)
+
+  // A JSON body with a prototype-poisoning key is refused as Fastify's parser does, but as a
+  // validation error naming the key rather than "not valid JSON".
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string
+    parseJson(request, text, (error: Error | null, value?: unknown) => {
+      if (error === null) return done(null, value)
+      const field = poisonedKey(text)
+      done(field === undefined ? error : new HttpError(400, `${field} is not allowed`, field), undefined)
+    })
+  })
+  // Bodies are JSON: the README promises 415 for anything else, text included.
+  app.removeContentTypeParser('text/plain')
 
   app.setErrorHandler((error: FastifyError & { field?: string }, request, reply) => {
     if (error.validation && error.validation.length > 0) {

@@ -9,6 +9,9 @@ export interface LoggerSettings {
   readonly level: string
 }
 
+/** Request headers that carry credentials, as redaction path suffixes. */
+const SECRET_HEADERS = ['.authorization', '.cookie', '["x-consul-token"]', '["proxy-authorization"]']
+
 /**
  * pino options for ECS JSON on stdout: Logstash and Filebeat ship these lines unchanged into
  * Elasticsearch. `trace.id` and `span.id` are added by the OpenTelemetry pino instrumentation
@@ -19,8 +22,13 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
   return {
     ...ecs,
     level: settings.level,
+    // The ECS formatter turns a logged `req` into `http.request` (and `res` into
+    // `http.response`) before pino redacts, so the paths name the ECS fields; `req.*` stays for
+    // a request logged under that name some other way.
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-consul-token"]'],
+      paths: SECRET_HEADERS.flatMap((header) => [`http.request.headers${header}`, `req.headers${header}`]).concat(
+        'http.response.headers["set-cookie"]',
+      ),
       censor: '[redacted]',
     },
   }

@@ -1,10 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { urlList, type ServiceEnv } from './config.ts'
 import discovery, { type StaticList } from './discovery-plugin.ts'
-import errors, { HttpError } from './errors.ts'
+import errors, { answerClientError, answerFrameworkError, HttpError } from './errors.ts'
 import health from './health.ts'
 import loadShedding from './load-shedding.ts'
 import tracing from './tracing.ts'
@@ -66,12 +67,16 @@ export function createService(options: ServiceOptions): App {
     logController: new LogController({ requestIdLogLabel: 'http.request.id', disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
-    // A request must arrive within the keep-alive window plus a little, never hang forever.
+    // Node's bound on receiving one whole request, headers and body: a client trickling one in
+    // cannot hold a socket (408). Idle connections between requests are keepAliveTimeout's.
     requestTimeout: 30_000,
     // Fastify's default gives each plugin 10 s to start. PGlite's WASM start on a machine whose
     // cores are busy takes longer than that and is still healthy; the bound that matters is the
     // caller's (a readiness deadline, a startup probe), so each plugin here gets two minutes.
     pluginTimeout: 120_000,
+    // What Node's parser and Fastify's router refuse before any route answers in the common format too.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
@@ -82,6 +87,11 @@ export function createService(options: ServiceOptions): App {
     schemaController: { compilersFactory: { buildValidator: strictBodies } },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // Node forgets a socket's address once the socket is destroyed, unless it was read before; a
+  // malformed pipelined request can destroy it before the next request's hooks run, and
+  // request.ip (the rate limiter's key) would be undefined. Reading it at connect keeps it.
+  app.server.on('connection', rememberPeer)
+
   // Hooks on every request take a callback, not a promise: cheaper per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
@@ -89,12 +99,18 @@ export function createService(options: ServiceOptions): App {
   })
 
   // Ajv coerces "1e400" or "Infinity" in a query string or path to Infinity, which then slips
-  // past minimum and maximum: refuse it on the routes that declare such schemas.
+  // past minimum and maximum: refuse it on the routes that declare such schemas. It also
+  // coerces "0x1", "+1", "01", "1.0" and "1e2" to integers: an integer in a path or query
+  // string must be written canonically, so one id has one URL.
   app.addHook('onRoute', (route) => {
     const schema = route.schema as { querystring?: unknown; params?: unknown } | undefined
     if (schema?.querystring === undefined && schema?.params === undefined) return
     const existing = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]
     route.preHandler = [rejectNonFinite, ...existing]
+    const integers = { querystring: integerFields(schema.querystring), params: integerFields(schema.params) }
+    if (integers.querystring.length + integers.params.length === 0) return
+    const validating = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation]
+    route.preValidation = [canonicalIntegers(integers), ...validating]
   })
 
   app.register(errors)
@@ -122,8 +138,40 @@ export function createService(options: ServiceOptions): App {
   return app
 }
 
-/** The first field of a coerced query or params object holding a non-finite number. */
+function rememberPeer(socket: Socket): void {
+  void socket.remoteAddress
+}
 
+/** The names of an object schema's integer properties. */
+function integerFields(schema: unknown): string[] {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties ?? {}
+  return Object.keys(properties).filter((name) => properties[name]?.type === 'integer')
+}
+
+const CANONICAL_INTEGER = /^(0|[1-9][0-9]*)$/
+
+/** Refuses, before Ajv coerces them, integers in the query string or path not written as plain digits. */
+function canonicalIntegers(fields: { readonly querystring: readonly string[]; readonly params: readonly string[] }) {
+  return function checkIntegers(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void) {
+    const field = nonCanonical('querystring', request.query, fields.querystring) ?? nonCanonical('params', request.params, fields.params)
+    if (field === undefined) return done()
+    done(new HttpError(400, `${field} must be a decimal integer: digits only, without sign, leading zeros or exponent, at most ${Number.MAX_SAFE_INTEGER}`, field))
+  }
+}
+
+function nonCanonical(part: string, values: unknown, names: readonly string[]): string | undefined {
+  if (typeof values !== 'object' || values === null) return undefined
+  for (const name of names) {
+    const value = (values as Record<string, unknown>)[name]
+    const items: unknown[] = Array.isArray(value) ? value : [value]
+    for (const item of items) {
+      if (typeof item === 'string' && !(CANONICAL_INTEGER.test(item) && Number.isSafeInteger(Number(item)))) return `${part}.${name}`
+    }
+  }
+  return undefined
+}
+
+/** The first field of a coerced query or params object holding a non-finite number. */
 async function rejectNonFinite(request: FastifyRequest) {
   const field = nonFinite('querystring', request.query) ?? nonFinite('params', request.params)
   if (field !== undefined) throw new HttpError(400, `${field} must be a finite number`, field)

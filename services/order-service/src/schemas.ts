@@ -1,11 +1,8 @@
+import { PrintableText } from '@platform/kit'
 import Type, { type Static } from 'typebox'
 
 /** A PostgreSQL `integer` id: anything larger could never exist, so it is a 400, not a query. */
 export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
-
-// Printable text with at least one non-blank character. Control characters (NUL would make
-// PostgreSQL fail) and unpaired UTF-16 surrogates (not encodable as UTF-8) are refused up front.
-const TEXT_PATTERN = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]+$'
 
 export const Order = Type.Object(
   {
@@ -40,7 +37,7 @@ export const OrderQuery = Type.Object(
 export const CreateOrder = Type.Object(
   {
     userId: Id,
-    item: Type.String({ minLength: 1, maxLength: 200, pattern: TEXT_PATTERN, description: 'trimmed before it is stored' }),
+    item: PrintableText({ maxLength: 200, description: 'trimmed before it is stored' }),
     // At most two decimals is checked by the handler: Ajv's multipleOf 0.01 rejects 19.99
     // (19.99 / 0.01 is not an integer in floating point).
     price: Type.Number({ minimum: 0, maximum: 1_000_000_000, description: 'at most two decimals' }),

@@ -20,6 +20,7 @@ export async function buildApp(options: BuildOptions): Promise<App> {
     migrations: migrations({ seed: config.SEED_DATA }),
     url: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     dataDir: config.DATA_DIR,
     database: options.database,
   })

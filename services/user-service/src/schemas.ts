@@ -1,13 +1,10 @@
+import { PrintableText } from '@platform/kit'
 import Type, { type Static } from 'typebox'
 
 /** A PostgreSQL `integer` id: anything larger could never exist, so it is a 400, not a query. */
 export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
 
-// Printable text with at least one non-blank character. Control characters (NUL would make
-// PostgreSQL fail) and unpaired UTF-16 surrogates (not encodable as UTF-8) are refused up front.
-const TEXT_PATTERN = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]+$'
-
-export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: TEXT_PATTERN, description: 'trimmed before it is stored' })
+export const Name = PrintableText({ maxLength: 200, description: 'trimmed before it is stored' })
 export const Email = Type.String({ format: 'email', maxLength: 254 })
 
 export const User = Type.Object(

@@ -170,7 +170,7 @@ describe('POST /users', () => {
     ['an invalid email', 400, { payload: { name: 'x', email: 'not-an-email' } }],
     ['an email of 255 characters', 400, { payload: { name: 'x', email: `${'a'.repeat(243)}@example.com` } }],
     ['a name that is a number', 400, { payload: { name: 42, email: 'number@example.com' } }],
-    ['a text/plain body', 400, { payload: 'name=x', headers: { 'content-type': 'text/plain' } }],
+    ['a text/plain body', 415, { payload: 'name=x', headers: { 'content-type': 'text/plain' } }],
     ['an XML body', 415, { payload: '<user/>', headers: { 'content-type': 'application/xml' } }],
     ['a body over 1 MiB', 413, json(JSON.stringify({ name: 'x'.repeat(1_100_000), email: 'big@example.com' }))],
   ] as const)('with %s answers %i with the error body and writes nothing', async (_case, status, request) => {

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
-import type { Upstream, UpstreamResponse } from '@platform/kit'
+import { hopByHop, type Upstream, type UpstreamResponse } from '@platform/kit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { callScope } from '../call-scope.ts'
 import { upstreamFailure } from '../upstream-error.ts'
 
 export interface ProxyRoute {
@@ -20,6 +21,8 @@ export interface ProxyOptions {
    * are invalid and would break the trace.
    */
   readonly tracing: boolean
+  /** Bound of each forwarded request until its answer starts, every try included. */
+  readonly timeoutMs: number
 }
 
 /** Largest answer read whole before sending; bigger ones stream. */
@@ -44,7 +47,7 @@ export default async function proxy(app: FastifyInstance, options: ProxyOptions)
   const skipped = new Set(options.tracing ? [...RECOMPUTED, ...TRACE_CONTEXT] : RECOMPUTED)
   for (const route of options.routes) {
     // Resolved at boot: a service with no instance source fails the start, naming the variable.
-    const handler = forwarder(route.service, app.discovery.upstream(route.service), options.trustProxy, skipped)
+    const handler = forwarder(route.service, app.discovery.upstream(route.service), options, skipped)
     app.all(route.prefix, handler)
     app.all(`${route.prefix}/*`, handler)
   }
@@ -55,15 +58,19 @@ function passBuffer(_request: FastifyRequest, body: Buffer, done: (error: null, 
 }
 
 /** One handler per route, built at boot: nothing but the request's own objects is allocated per call. */
-function forwarder(service: string, upstream: Upstream, trustProxy: boolean, skipped: ReadonlySet<string>) {
+function forwarder(service: string, upstream: Upstream, options: ProxyOptions, skipped: ReadonlySet<string>) {
+  const { trustProxy, timeoutMs } = options
   return async function forward(request: FastifyRequest, reply: FastifyReply) {
     const incoming = request.headers
+    // Hop-by-hop headers, those the client's Connection header lists included, are the
+    // client's own: dropped before the gateway adds its own headers, which they cannot remove.
+    const isHopByHop = hopByHop(incoming)
     const headers: Record<string, string | string[] | undefined> = {}
     for (const name in incoming) {
-      if (!skipped.has(name)) headers[name] = incoming[name]
+      if (!skipped.has(name) && !isHopByHop(name)) headers[name] = incoming[name]
     }
     const peer = request.socket.remoteAddress ?? ''
-    const chain = incoming['x-forwarded-for']
+    const chain = isHopByHop('x-forwarded-for') ? undefined : incoming['x-forwarded-for']
     headers['x-forwarded-for'] = trustProxy && typeof chain === 'string' ? `${chain}, ${peer}` : peer
     headers['x-forwarded-proto'] = request.protocol
     headers['x-forwarded-host'] = request.host
@@ -71,6 +78,7 @@ function forwarder(service: string, upstream: Upstream, trustProxy: boolean, ski
 
     let response: UpstreamResponse
     let payload: Buffer | Readable | undefined
+    const scope = callScope(reply, timeoutMs)
     try {
       response = await upstream.request({
         method: request.method,
@@ -78,11 +86,15 @@ function forwarder(service: string, upstream: Upstream, trustProxy: boolean, ski
         headers,
         body: request.body as Buffer | undefined,
         trace: request.traceContext,
+        signal: scope.signal,
+        timeoutMs,
       })
       // Read before any header is copied: a failure here still gets a clean error response.
       payload = await payloadOf(request.method, response)
     } catch (error) {
-      throw upstreamFailure(service, error)
+      throw scope.failure() ?? upstreamFailure(service, error)
+    } finally {
+      scope.end()
     }
 
     reply.code(response.statusCode)

@@ -31,5 +31,14 @@ export const UserIdParams = Type.Object(
   { additionalProperties: false },
 )
 
+/** The page of orders, as order-service's list takes it. */
+export const OrdersPageQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    offset: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 }),
+  },
+  { additionalProperties: false },
+)
+
 export type User = Static<typeof User>
 export type Order = Static<typeof Order>

@@ -1,5 +1,5 @@
 export { upstreamMetrics } from './metrics.ts'
-export { Upstream, UpstreamUnavailableError } from './upstream.ts'
+export { hopByHop, Upstream, UpstreamUnavailableError } from './upstream.ts'
 export type {
   TryTrace,
   TryTracer,

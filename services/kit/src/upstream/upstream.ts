@@ -469,20 +469,29 @@ function errorCode(error: unknown): unknown {
   return typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined
 }
 
+/**
+ * The names a hop-by-hop header set means: the standard ones and those listed in its
+ * `Connection` header (RFC 9110 §7.6.1). A proxy applies this to what its client sent, before
+ * adding headers of its own, so a client cannot strip those by listing them.
+ */
+export function hopByHop(headers: Readonly<Record<string, string | string[] | undefined>>): (lowerCaseName: string) => boolean {
+  const connection = headers.connection
+  const tokens = typeof connection === 'string' ? connection : Array.isArray(connection) ? connection.join(',') : ''
+  // keep-alive and close, by far the usual values, list nothing beyond the standard set.
+  if (tokens === '' || tokens === 'keep-alive' || tokens === 'close') return isStandardHopByHop
+  const listed = new Set(tokens.toLowerCase().split(',').map((token) => token.trim()))
+  return (name) => HOP_BY_HOP.has(name) || listed.has(name)
+}
+
+const isStandardHopByHop = (name: string) => HOP_BY_HOP.has(name)
+
 /** The caller's headers as undici's flat [name, value, …] list, minus hop-by-hop ones. */
 function forwardHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): string[] {
   const out: string[] = []
-  // Names listed in Connection are hop-by-hop too (RFC 9110 §7.6.1); rare beyond keep-alive/close.
-  const connection = headers.connection
-  let listed: string[] | undefined
-  if (typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close') {
-    listed = connection.toLowerCase().split(',').map((token) => token.trim())
-  }
+  const isHopByHop = hopByHop(headers)
   for (const name in headers) {
     const value = headers[name]
-    if (value === undefined) continue
-    const lower = name.toLowerCase()
-    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.includes(lower))) continue
+    if (value === undefined || isHopByHop(name.toLowerCase())) continue
     if (typeof value === 'string') out.push(name, value)
     else for (const item of value) out.push(name, item)
   }

@@ -2,22 +2,25 @@ import { HttpError, type App, type Upstream, type UpstreamResponse } from '@plat
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import Compile from 'typebox/compile'
-import { Order, User, UserIdParams, UserWithOrders } from '../../schemas/user-orders.ts'
+import { callScope } from '../../call-scope.ts'
+import { Order, OrdersPageQuery, User, UserIdParams, UserWithOrders } from '../../schemas/user-orders.ts'
 import { upstreamFailure } from '../../upstream-error.ts'
 
 const ErrorRef = Type.Ref('ErrorBody')
 const isUser = Compile(User)
 const isOrderList = Compile(Type.Array(Order))
-/** order-service's largest page. */
-const PAGE = 100
+const COUNT = /^(0|[1-9][0-9]*)$/
 
 export interface AggregateOptions {
   /** Whether tracing is on: then each call sends a trace context of its own (see proxy.ts). */
   readonly tracing: boolean
+  /** One deadline for both calls, every try and the bodies included. */
+  readonly timeoutMs: number
 }
 
 /**
- * `GET /users/:id/orders`: a user and all their orders, fetched from both services at once.
+ * `GET /users/:id/orders?limit&offset`: a user and one page of their orders (the total in
+ * `x-total-count`, as on every list), fetched from both services at once under one deadline.
  * Failures never surface as 500: a missing user is 404, an unreachable service 503, a
  * timed-out one 504, and an answer that breaks the contract 502.
  */
@@ -30,26 +33,37 @@ export default async function aggregateRoutes(app: App, options: AggregateOption
     {
       schema: {
         params: UserIdParams,
+        querystring: OrdersPageQuery,
         response: { 200: UserWithOrders, 400: ErrorRef, 404: ErrorRef, 502: ErrorRef, 503: ErrorRef, 504: ErrorRef },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params
-      const call = { headers: contextHeaders(request, options.tracing), trace: request.traceContext }
-      const [user, list] = await Promise.allSettled([fetchUser(users, id, call), fetchOrders(orders, id, call)])
-      if (user.status === 'rejected') throw user.reason
-      if (list.status === 'rejected') throw list.reason
-      return { ...user.value, orders: list.value }
+      const scope = callScope(reply, options.timeoutMs)
+      const call = { headers: contextHeaders(request, options.tracing), trace: request.traceContext, signal: scope.signal, timeoutMs: scope.timeoutMs }
+      try {
+        const [user, page] = await Promise.allSettled([fetchUser(users, id, call), fetchOrders(orders, id, request.query, call)])
+        if (user.status === 'rejected') throw user.reason
+        if (page.status === 'rejected') throw page.reason
+        reply.header('x-total-count', page.value.total)
+        return { ...user.value, orders: page.value.orders }
+      } catch (error) {
+        throw scope.failure() ?? error
+      } finally {
+        scope.end()
+      }
     },
   )
 }
 
 type Headers = Record<string, string | string[] | undefined>
 
-/** What every upstream call of one aggregate carries: the request's id and trace context. */
+/** What every upstream call of one aggregate carries: the request's id, trace context and bounds. */
 interface CallContext {
   readonly headers: Headers
   readonly trace: unknown
+  readonly signal: AbortSignal
+  readonly timeoutMs: number
 }
 
 /** What follows the request into the services: its id, and its trace context unless tracing sends its own. */
@@ -71,24 +85,18 @@ async function fetchUser(users: Upstream, id: number, context: CallContext): Pro
   return readJson(response, 'user-service', isUser)
 }
 
-/** Every page of the user's orders: the first tells the total, the rest follow in order. */
-async function fetchOrders(orders: Upstream, userId: number, context: CallContext): Promise<Order[]> {
-  const page = (offset: number) => call(orders, 'order-service', `/orders?userId=${userId}&limit=${PAGE}&offset=${offset}`, context)
-  const first = await page(0)
-  // Without the header (or with a bad one) `all.length < NaN` is false: one page it is.
-  const total = Number(first.headers['x-total-count'])
-  const all = await readJson(first, 'order-service', isOrderList)
-  while (all.length < total) {
-    const next = await readJson(await page(all.length), 'order-service', isOrderList)
-    if (next.length === 0) break
-    all.push(...next)
-  }
-  return all
+/** One page of the user's orders and their total, as order-service counts them. */
+async function fetchOrders(orders: Upstream, userId: number, page: { limit: number; offset: number }, context: CallContext) {
+  const response = await call(orders, 'order-service', `/orders?userId=${userId}&limit=${page.limit}&offset=${page.offset}`, context)
+  const total = response.headers['x-total-count']
+  const list = await readJson(response, 'order-service', isOrderList)
+  if (typeof total !== 'string' || !COUNT.test(total)) throw new HttpError(502, 'order-service answered outside its contract')
+  return { orders: list, total: Number(total) }
 }
 
 async function call(upstream: Upstream, service: string, path: string, context: CallContext): Promise<UpstreamResponse> {
   try {
-    return await upstream.request({ method: 'GET', path, headers: context.headers, trace: context.trace })
+    return await upstream.request({ method: 'GET', path, headers: context.headers, trace: context.trace, signal: context.signal, timeoutMs: context.timeoutMs })
   } catch (error) {
     throw upstreamFailure(service, error)
   }
