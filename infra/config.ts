@@ -88,7 +88,7 @@ export const stackConfigSchema = Type.Object(
     ),
     images: Type.Object(
       {
-        node: pinnedImage('node:24.21.0-bookworm-slim', SEMVER, 'base image of the three service images (build argument NODE_IMAGE)'),
+        node: pinnedImage('node:24.19.0-bookworm-slim', SEMVER, 'base image of the three service images (build argument NODE_IMAGE)'),
         consul: pinnedImage('hashicorp/consul:1.22.1', SEMVER, 'Consul server'),
         traefik: pinnedImage('traefik:v3.7.10', SEMVER, 'Traefik edge proxy'),
         elasticsearch: pinnedImage('docker.elastic.co/elasticsearch/elasticsearch:8.19.13', SEMVER, 'Elasticsearch (same version as Logstash and Kibana)'),

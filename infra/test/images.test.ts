@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { buildInputsHash } from '../images.ts'
 
 let root: string
-const ARGS = { SERVICE: 'user-service', PORT: '3001', NODE_IMAGE: 'node:24.21.0-bookworm-slim' }
+const ARGS = { SERVICE: 'user-service', PORT: '3001', NODE_IMAGE: 'node:24.19.0-bookworm-slim' }
 
 function write(path: string, content: string) {
   mkdirSync(dirname(join(root, path)), { recursive: true })
