@@ -1,10 +1,10 @@
 // The README's configuration table, generated from the services' own environment schemas so
 // the documentation cannot drift from what the services validate. `npm run docs:env` rewrites
 // it in README.md; a test fails when README.md no longer matches.
-import { readFileSync, writeFileSync } from 'node:fs'
 import { gatewayEnv } from '../services/gateway/src/config.ts'
 import { configProperties as orderEnv } from '../services/order-service/src/config.ts'
 import { configProperties as userEnv } from '../services/user-service/src/config.ts'
+import { generatedSection, writeGeneratedSection } from './lib/generated-section.ts'
 
 interface Described {
   readonly default?: unknown
@@ -40,22 +40,12 @@ export function envTable(): string {
   return ['| Variable | Read by | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n')
 }
 
-const START = '<!-- env-table:start -->\n'
-const END = '\n<!-- env-table:end -->'
-
 /** The table as it stands between the markers in README.md. */
 export function readmeTable(readme: string): string | undefined {
-  return readme.split(START)[1]?.split(END)[0]
+  return generatedSection(readme, 'env-table')
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (process.argv.includes('--write')) {
-    const path = new URL('../README.md', import.meta.url)
-    const readme = readFileSync(path, 'utf8')
-    const current = readmeTable(readme)
-    if (current === undefined) throw new Error('README.md has no env-table markers')
-    writeFileSync(path, readme.replace(`${START}${current}${END}`, `${START}${envTable()}${END}`))
-  } else {
-    process.stdout.write(`${envTable()}\n`)
-  }
+  if (process.argv.includes('--write')) writeGeneratedSection(new URL('../README.md', import.meta.url), 'env-table', envTable())
+  else process.stdout.write(`${envTable()}\n`)
 }
