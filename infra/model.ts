@@ -90,8 +90,12 @@ export interface ModelSettings {
 }
 
 const DRAIN_DELAY_MS = 5000
-/** Everything at the edge goes to the gateway. */
-const GATEWAY_ROUTER_RULE = 'PathPrefix(`/`)'
+/**
+ * Everything at the edge goes to the gateway but its operational paths: metrics and probes are
+ * for Prometheus, Consul and the kubelet, which call each instance directly. The gateway's own
+ * default ROUTER_RULE is this rule (a test keeps them equal).
+ */
+export const GATEWAY_ROUTER_RULE = 'PathPrefix(`/`) && !PathPrefix(`/metrics`) && !PathPrefix(`/health`)'
 const SHUTDOWN_TIMEOUT_MS = 25_000
 
 /** Variables of a service's environment read by Node itself, not by the service's config. */

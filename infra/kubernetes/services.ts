@@ -53,7 +53,7 @@ export interface KubernetesServicesArgs {
 const CONSUL_CA_DIR = '/etc/platform/consul-ca'
 /** The published service's IngressRoute rule: its host, then the model's router rule. */
 export function ingressMatch(host: string, routerRule: string): string {
-  return `Host(\`${host}\`) && ${routerRule}`
+  return `Host(\`${host}\`) && (${routerRule})`
 }
 
 /** The pod's environment: the model's, resolved for Kubernetes, after the variables it refers to. */

@@ -88,7 +88,7 @@ describe('the pod environment and timing from the model', () => {
   })
 
   it("prefixes the gateway's router rule with its host", () => {
-    expect(ingressMatch('api.example.com', byName.gateway!.ingress!.routerRule)).toBe('Host(`api.example.com`) && PathPrefix(`/`)')
+    expect(ingressMatch('api.example.com', byName.gateway!.ingress!.routerRule)).toBe('Host(`api.example.com`) && (PathPrefix(`/`) && !PathPrefix(`/metrics`) && !PathPrefix(`/health`))')
   })
 
   it('reads versions from pinned image references', () => {

@@ -1,10 +1,10 @@
 // The service model: what both renderers read.
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { gatewayEnv } from '../../services/gateway/src/config.ts'
+import { gatewayEnv, readConfig as readGatewayConfig } from '../../services/gateway/src/config.ts'
 import { configProperties as orderEnv } from '../../services/order-service/src/config.ts'
 import { configProperties as userEnv } from '../../services/user-service/src/config.ts'
-import { appServices, cpuCores, mebibytes, nodeOptions, RUNTIME_VARIABLES, secretsOf } from '../model.ts'
+import { appServices, cpuCores, GATEWAY_ROUTER_RULE, mebibytes, nodeOptions, RUNTIME_VARIABLES, secretsOf } from '../model.ts'
 
 const services = appServices({ replicas: { 'user-service': 2, 'order-service': 3, gateway: 1 }, logLevel: 'debug' })
 const byName = Object.fromEntries(services.map((service) => [service.name, service]))
@@ -87,5 +87,14 @@ describe('nodeOptions', () => {
 
   it('refuses a limit too small for a Node service, in one line', () => {
     expect(() => nodeOptions(64)).toThrow('a Node service needs at least 128 MiB of memory (got 64)')
+  })
+})
+
+describe('the edge', () => {
+  it("routes to the gateway by the gateway's own default rule, which leaves out metrics and probes", () => {
+    expect(byName.gateway!.ingress!.routerRule).toBe(GATEWAY_ROUTER_RULE)
+    expect(readGatewayConfig({}).ROUTER_RULE).toBe(GATEWAY_ROUTER_RULE)
+    expect(GATEWAY_ROUTER_RULE).toMatch(/!PathPrefix\(`\/metrics`\)/)
+    expect(GATEWAY_ROUTER_RULE).toMatch(/!PathPrefix\(`\/health`\)/)
   })
 })

@@ -469,7 +469,7 @@ describe('prod stack: app services', () => {
     expect(routes.map((route) => route.metadata.name)).toEqual(['gateway'])
     expect(routes[0]!.spec).toEqual({
       entryPoints: ['websecure'],
-      routes: [{ kind: 'Rule', match: `Host(\`api.${fileKubernetes.domain}\`) && PathPrefix(\`/\`)`, services: [{ name: 'gateway', port: 3000 }] }],
+      routes: [{ kind: 'Rule', match: `Host(\`api.${fileKubernetes.domain}\`) && (PathPrefix(\`/\`) && !PathPrefix(\`/metrics\`) && !PathPrefix(\`/health\`))`, services: [{ name: 'gateway', port: 3000 }] }],
       tls: {},
     })
   })

@@ -20,6 +20,7 @@ export function buildApp(options: BuildOptions): App {
   const app = createService({
     name: 'gateway',
     config,
+    published: true,
     logger: options.logger,
     trustProxy: config.TRUST_PROXY,
     upstreams: {

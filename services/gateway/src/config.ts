@@ -22,7 +22,7 @@ export const gatewayEnv = {
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000, description: 'rate limit window' }),
   ROUTER_RULE: Type.String({
     minLength: 1,
-    default: 'PathPrefix(`/`)',
+    default: 'PathPrefix(`/`) && !PathPrefix(`/metrics`) && !PathPrefix(`/health`)',
     description: 'Traefik router rule, published as a Consul tag',
   }),
   TRUST_PROXY: Type.Boolean({

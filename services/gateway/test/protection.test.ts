@@ -46,6 +46,17 @@ describe('gateway rate limiting', () => {
     }
   })
 
+  it('limits requests for paths no route serves: a scan of unknown paths gets 429 too, and its 404s stay in the common format', async () => {
+    const client = { remoteAddress: '198.51.100.4' }
+    for (let i = 0; i < 3; i++) {
+      const missing = await app.inject({ method: 'POST', url: `/nothing-${i}?q=1`, payload: 'plain text', headers: { 'content-type': 'text/plain' }, ...client })
+      expect(missing.statusCode).toBe(404)
+      expect(missing.json()).toEqual({ statusCode: 404, error: 'Not Found', message: `no route for POST /nothing-${i}` })
+      expect(missing.headers['x-request-id']).toBeDefined()
+    }
+    expect((await app.inject({ method: 'GET', url: '/', ...client })).statusCode).toBe(429)
+  })
+
   it('keys on the client from X-Forwarded-For when TRUST_PROXY is on', async () => {
     const behindProxy = await gateway({
       USER_SERVICE_URLS: upstream.url,
@@ -101,11 +112,30 @@ describe('gateway security headers and metrics', () => {
   })
 })
 
+describe('operational routes', () => {
+  it('answers /metrics and /health/* to callers that reach the instance directly, 404 to anything a proxy forwarded', async () => {
+    for (const url of ['/health/live', '/health/ready', '/metrics', '/metrics/', '/health/ready?x=1']) {
+      expect((await app.inject({ method: 'GET', url, remoteAddress: '198.51.100.6' })).statusCode, url).toBe(200)
+      const forwarded = await app.inject({ method: 'GET', url, remoteAddress: '198.51.100.6', headers: { 'x-forwarded-for': '203.0.113.9' } })
+      expect(forwarded.statusCode, url).toBe(404)
+      expect(forwarded.json()).toEqual({ statusCode: 404, error: 'Not Found', message: `no route for GET ${url.split('?')[0]}` })
+      expect(forwarded.body).not.toContain('process_cpu')
+    }
+  })
+
+  it('leaves them out of the edge: the default router rule sends every other path to the gateway', () => {
+    const rule = readConfig({}).ROUTER_RULE
+    expect(rule).toContain('!PathPrefix(`/metrics`)')
+    expect(rule).toContain('!PathPrefix(`/health`)')
+    expect(rule.startsWith('PathPrefix(`/`)')).toBe(true)
+  })
+})
+
 describe('gateway configuration', () => {
   it('publishes the Traefik router rule as Consul tags', () => {
     expect(traefikTags(readConfig({}))).toEqual([
       'traefik.enable=true',
-      'traefik.http.routers.gateway.rule=PathPrefix(`/`)',
+      'traefik.http.routers.gateway.rule=PathPrefix(`/`) && !PathPrefix(`/metrics`) && !PathPrefix(`/health`)',
       'traefik.http.routers.gateway.entrypoints=web',
       'traefik.http.services.gateway.loadbalancer.server.scheme=http',
     ])

@@ -194,9 +194,12 @@ function errorsPlugin(app: FastifyInstance) {
     return reply.code(statusCode).send(body)
   })
 
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${request.method} ${request.url.split('?')[0]}` })
-  })
+  app.setNotFoundHandler(answerNoRoute)
+}
+
+/** The 404 of a request that no route serves, in the common format. Also a route handler. */
+export function answerNoRoute(request: FastifyRequest, reply: FastifyReply): void {
+  reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${request.method} ${request.url.split('?')[0]}` })
 }
 
 export default fp(errorsPlugin, { name: 'platform-errors', fastify: '5.x' })

@@ -44,7 +44,7 @@ async function healthPlugin(app: FastifyInstance) {
   // Probes are never shed: an overloaded process is alive (failing liveness would restart it
   // just when it is busiest) and can still serve (failing readiness on every busy replica at
   // once would empty the rotation). Shedding answers the requests it refuses, nothing more.
-  const probe = { logLevel: 'warn' as const, config: { rateLimit: false, loadShedding: false } }
+  const probe = { logLevel: 'warn' as const, config: { rateLimit: false, loadShedding: false, operational: true } }
 
   app.get('/health/live', { ...probe, schema: { response: { 200: HealthBody } } }, async () => ({ status: 'ok' as const, checks: {} }))
 

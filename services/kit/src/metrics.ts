@@ -44,7 +44,7 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsOptions) {
     done()
   })
 
-  app.get('/metrics', { logLevel: 'warn', config: { rateLimit: false, loadShedding: false } }, async (_request, reply) => {
+  app.get('/metrics', { logLevel: 'warn', config: { rateLimit: false, loadShedding: false, operational: true } }, async (_request, reply) => {
     reply.type(registry.contentType)
     return registry.metrics()
   })

@@ -2,10 +2,10 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type HookHandlerDoneFunction } from 'fastify'
 import { urlList, type ServiceEnv } from './config.ts'
 import discovery, { type StaticList } from './discovery-plugin.ts'
-import errors, { answerClientError, answerFrameworkError, HttpError } from './errors.ts'
+import errors, { answerClientError, answerFrameworkError, answerNoRoute, HttpError } from './errors.ts'
 import health from './health.ts'
 import loadShedding from './load-shedding.ts'
 import tracing from './tracing.ts'
@@ -35,6 +35,20 @@ export interface ServiceOptions {
   readonly upstreams?: Readonly<Record<string, { readonly urls: string | undefined; readonly variable: string }>>
   /** Fastify's `trustProxy`: believe the peer's X-Forwarded-* (a service behind Traefik). Default false. */
   readonly trustProxy?: boolean
+  /**
+   * Published at the edge (the gateway): the operational routes (`/health/*`, `/metrics`) then
+   * answer 404 to every request a proxy forwarded (one carrying X-Forwarded-For, which Traefik
+   * always sets). Prometheus, Consul, Docker and the kubelet call the instance directly. The
+   * edge's router rule leaves those paths out too; this holds when a path slips past it.
+   */
+  readonly published?: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A route for the platform, not for clients: probes and metrics. */
+    readonly operational?: boolean
+  }
 }
 
 /**
@@ -113,6 +127,14 @@ export function createService(options: ServiceOptions): App {
     route.preValidation = [canonicalIntegers(integers), ...validating]
   })
 
+  if (options.published === true) {
+    app.addHook('onRoute', (route) => {
+      if (route.config?.operational !== true) return
+      const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+      route.onRequest = [hiddenFromProxies, ...existing]
+    })
+  }
+
   app.register(errors)
   if (config.LOG_REQUESTS) app.register(accessLog)
   // runService starts the tracer provider (telemetry.ts) exactly when this is set.
@@ -184,4 +206,9 @@ function nonFinite(part: string, values: unknown): string | undefined {
     if (items.some((item) => typeof item === 'number' && !Number.isFinite(item))) return `${part}.${key}`
   }
   return undefined
+}
+
+function hiddenFromProxies(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  if (request.headers['x-forwarded-for'] === undefined) done()
+  else answerNoRoute(request, reply)
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import { hopByHop, type Upstream, type UpstreamResponse } from '@platform/kit'
+import { answerNoRoute, hopByHop, type Upstream, type UpstreamResponse } from '@platform/kit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { callScope } from '../call-scope.ts'
 import { upstreamFailure } from '../upstream-error.ts'
@@ -51,6 +51,10 @@ export default async function proxy(app: FastifyInstance, options: ProxyOptions)
     app.all(route.prefix, handler)
     app.all(`${route.prefix}/*`, handler)
   }
+  // Every other path is a 404 in the common format, as Fastify's not-found handler answers it,
+  // but from a route: counted by the rate limit like any request (a scan of unknown paths is
+  // throttled too), and with the body left unparsed, so no content type turns it into a 415.
+  app.all('/*', answerNoRoute)
 }
 
 function passBuffer(_request: FastifyRequest, body: Buffer, done: (error: null, body: Buffer) => void) {
