@@ -11,6 +11,7 @@ import tracing from './tracing.ts'
 import accessLog from './access-log.ts'
 import { createLogger, requestId } from './logger.ts'
 import metrics from './metrics.ts'
+import openapi, { type OpenApiOptions } from './openapi.ts'
 
 /** A Fastify instance typed by the TypeBox schemas of its routes. */
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -34,6 +35,8 @@ export interface ServiceOptions {
   readonly upstreams?: Readonly<Record<string, { readonly urls: string | undefined; readonly variable: string }>>
   /** Fastify's `trustProxy`: believe the peer's X-Forwarded-* (a service behind Traefik). Default false. */
   readonly trustProxy?: boolean
+  /** What the service's OpenAPI document says about itself; its tagged routes fill the rest. */
+  readonly openapi?: OpenApiOptions
 }
 
 /**
@@ -94,6 +97,8 @@ export function createService(options: ServiceOptions): App {
   })
 
   app.register(errors)
+  // Before any route: @fastify/swagger describes the routes registered after it.
+  if (options.openapi !== undefined) app.register(openapi, options.openapi)
   if (config.LOG_REQUESTS) app.register(accessLog)
   // runService starts the tracer provider (telemetry.ts) exactly when this is set.
   if (config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined) app.register(tracing, { service: options.name })

@@ -23,6 +23,15 @@ export type Order = Static<typeof Order>
 /** `Order` by reference, keeping its static type: routes share the one registered schema. */
 export const OrderRef = Type.Unsafe<Order>(Type.Ref('Order'))
 
+// Response headers, as @fastify/swagger reads them next to a response schema (documentation
+// only: Fastify's serializer ignores them).
+const TotalCount = { type: 'integer', minimum: 0, description: 'how many rows match, across all pages' }
+const Location = { type: 'string', description: 'path of the created order, e.g. /orders/3' }
+
+export const OrderPage = Type.Array(OrderRef, { description: 'one page of orders, by id', headers: { 'x-total-count': TotalCount } })
+export const CreatedOrder = Type.Unsafe<Order>({ ...Type.Ref('Order'), description: 'the order as stored', headers: { location: Location } })
+export const NoContent = Type.Null({ description: 'deleted' })
+
 /** The kit's error body (`{statusCode, error, message, field?}`), registered by createService. */
 export const ErrorRef = Type.Ref('ErrorBody')
 
