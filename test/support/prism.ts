@@ -18,6 +18,8 @@ export interface Violation {
 export interface ContractProxy {
   /** Prism's base URL: send the API calls here instead of to the gateway. */
   readonly url: string
+  /** Every call made through `fetch`, as `METHOD path`. */
+  readonly calls: readonly string[]
   /** Every call through `fetch` whose request or answer Prism found outside the document. */
   readonly violations: readonly Violation[]
   /** `fetch` through Prism, recording any violation it reports. */
@@ -56,12 +58,15 @@ export async function startPrism(documentUrl: string, upstream: string, timeoutM
 
   const url = `http://127.0.0.1:${port}`
   const violations: Violation[] = []
+  const calls: string[] = []
   return {
     url,
+    calls,
     violations,
     lines,
     stop,
     async fetch(path, init) {
+      calls.push(`${init?.method ?? 'GET'} ${path}`)
       const response = await fetch(`${url}${path}`, init)
       const reported = response.headers.get('sl-violations')
       const problem = response.headers.get('content-type')?.startsWith('application/problem+json') === true
