@@ -91,7 +91,12 @@ describe('GET /openapi.json through the gateway', () => {
       const file = join(dir, 'openapi.json')
       await writeFile(file, JSON.stringify(document))
       // Exits non-zero on any error; the config (redocly.yaml) is read from the working directory.
-      const { stdout, stderr } = await run(join(root, 'node_modules/.bin/redocly'), ['lint', file, '--format=stylish'], { cwd: root, timeout: 60_000 })
+      const { stdout, stderr } = await run(join(root, 'node_modules/.bin/redocly'), ['lint', file, '--format=stylish'], {
+        cwd: root,
+        timeout: 60_000,
+        // No telemetry or update check: CI has no network to spend them on.
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+      })
       expect(`${stdout}${stderr}`).not.toMatch(/\b(error|warning)\b/)
       expect(`${stdout}${stderr}`).toContain('Your API description is valid')
     } finally {
