@@ -110,7 +110,9 @@ describe('GET /docs', () => {
     const page = await fetch(`${platform.url}/docs/`)
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toContain('text/html')
-    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    const csp = page.headers.get('content-security-policy')
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).not.toContain('upgrade-insecure-requests')
     expect(await page.text()).toContain('swagger-initializer.js')
     const json = (await (await fetch(`${platform.url}/docs/json`)).json()) as OpenApiDocument
     expect(json).toEqual(document)

@@ -49,10 +49,10 @@ export const OrderQuery = Type.Object(
 export const CreateOrder = Type.Object(
   {
     userId: Id,
-    item: Type.String({ minLength: 1, maxLength: 200, pattern: TEXT_PATTERN, description: 'trimmed before it is stored' }),
+    item: Type.String({ minLength: 1, maxLength: 200, pattern: TEXT_PATTERN, description: 'trimmed before it is stored', examples: ['Keyboard'] }),
     // At most two decimals is checked by the handler: Ajv's multipleOf 0.01 rejects 19.99
     // (19.99 / 0.01 is not an integer in floating point).
-    price: Type.Number({ minimum: 0, maximum: 1_000_000_000, description: 'at most two decimals' }),
+    price: Type.Number({ minimum: 0, maximum: 1_000_000_000, description: 'at most two decimals', examples: [89.5] }),
     quantity: Type.Integer({ minimum: 1, maximum: 10_000, default: 1 }),
   },
   { additionalProperties: false },

@@ -7,8 +7,8 @@ export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
 // PostgreSQL fail) and unpaired UTF-16 surrogates (not encodable as UTF-8) are refused up front.
 const TEXT_PATTERN = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]+$'
 
-export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: TEXT_PATTERN, description: 'trimmed before it is stored' })
-export const Email = Type.String({ format: 'email', maxLength: 254 })
+export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: TEXT_PATTERN, description: 'trimmed before it is stored', examples: ['Carol'] })
+export const Email = Type.String({ format: 'email', maxLength: 254, examples: ['carol@example.com'] })
 
 export const User = Type.Object(
   {

@@ -14,6 +14,9 @@ const MAX_AGE_MS = 60_000
 /** The Retry-After of a 503 when no merged document exists yet (a service is not up). */
 const RETRY_AFTER_SECONDS = '5'
 
+const DOCS_CSP =
+  "default-src 'self'; base-uri 'self'; font-src 'self' data:; frame-ancestors 'none'; img-src 'self' data:; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self'"
+
 /**
  * `GET /openapi.json`: the public API, merged from the services' own documents and the
  * gateway's (src/openapi/). `GET /docs`: Swagger UI on that document, unless turned off.
@@ -40,8 +43,10 @@ export default async function openapiRoutes(app: App, options: OpenApiRoutesOpti
   let latest: OpenApiDocument | undefined
   await app.register(swaggerUi, {
     routePrefix: '/docs',
-    // Its own Content-Security-Policy ('self' scripts and styles) replaces the gateway's 'none'.
-    staticCSP: true,
+    // The page's own Content-Security-Policy replaces the gateway's `default-src 'none'`: its
+    // scripts, styles and images from /docs only. (Swagger UI's default also upgrades requests
+    // to https, which breaks the page on a plain-http gateway, and allows an outside validator.)
+    staticCSP: DOCS_CSP,
     transformSpecificationClone: false,
     transformSpecification: () => latest ?? {},
     uiHooks: {
