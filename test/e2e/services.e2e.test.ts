@@ -44,7 +44,7 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
     // The gateway learns the others from Consul once their checks pass.
     await untilAnswers(`${gateway.url}/users/1/orders`, 'discovery')
     api = await startPrism(`${gateway.url}/openapi.json`, gateway.url)
-  }, 90_000)
+  }, 120_000)
 
   afterAll(async () => {
     await api?.stop()
