@@ -2,10 +2,10 @@ import rateLimit from '@fastify/rate-limit'
 import { createService, type App, type ServiceOptions } from '@platform/kit'
 import packageJson from '../package.json' with { type: 'json' }
 import type { Config } from './config.ts'
-import openapiRoutes from './plugins/openapi.ts'
 import proxy, { type ProxyRoute } from './plugins/proxy.ts'
 import securityHeaders from './plugins/security-headers.ts'
 import aggregateRoutes from './routes/aggregate/index.ts'
+import openapiRoutes from './routes/openapi/index.ts'
 
 /** What the gateway forwards, to which service: read by the proxy and by the document merge. */
 const ROUTES: readonly ProxyRoute[] = [

@@ -21,11 +21,11 @@ export interface Operation {
   tags?: string[]
   parameters?: { in: string; name: string; required?: boolean; schema?: { default?: unknown } }[]
   requestBody?: unknown
-  responses: Record<string, Response | { $ref: string }>
+  responses: Record<string, ResponseObject | { $ref: string }>
   [key: string]: unknown
 }
 
-interface Response {
+interface ResponseObject {
   description: string
   headers?: Record<string, unknown>
   content?: Record<string, unknown>
@@ -56,7 +56,7 @@ export const COMMON_HEADERS = {
  * Error answers any operation of any service can give, whatever its route declares: the kit's
  * error handler, body parsing and load shedding produce them before or around the handler.
  */
-export const SERVICE_RESPONSES = {
+const SERVICE_RESPONSES = {
   BadRequest: errorResponse('a parameter or the body does not match the schema; `field` names it'),
   PayloadTooLarge: errorResponse('the body is larger than BODY_LIMIT_BYTES'),
   UnsupportedMediaType: errorResponse('the body is not JSON'),
@@ -75,6 +75,7 @@ const SERVICE_COMMON: CommonResponses = {
   withBody: { 413: 'PayloadTooLarge', 415: 'UnsupportedMediaType' },
 }
 
+/** A response with the common error body and `x-request-id`, plus `headers`. */
 export function errorResponse(description: string, headers: Record<string, unknown> = {}) {
   return {
     description,
@@ -123,7 +124,7 @@ export function addCommonResponses(document: OpenApiDocument, responses: Readonl
           used.add(name)
         } else if (!('$ref' in declared)) {
           // The route's own description stands; the headers any such answer may carry are added.
-          declared.headers = { ...(responses[name] as Response | undefined)?.headers, ...declared.headers }
+          declared.headers = { ...(responses[name] as ResponseObject | undefined)?.headers, ...declared.headers }
         }
       }
       operation.responses = sortedByStatus(operation.responses)

@@ -1,6 +1,6 @@
 import swaggerUi from '@fastify/swagger-ui'
 import type { App, OpenApiDocument } from '@platform/kit'
-import { documentSource } from '../openapi/source.ts'
+import { documentSource } from '../../openapi/source.ts'
 
 export interface OpenApiRoutesOptions {
   /** Each service whose routes the gateway forwards, by path prefix. */
