@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startService, type ServiceProcess } from '../../scripts/lib/service-process.ts'
+import { startPrism, type ContractProxy } from '../support/prism.ts'
 import { createDatabase, dropDatabase } from '../support/real-servers-helpers.ts'
 import { TraceSink } from '../support/trace-sink.ts'
 import { eventually, untilAnswers } from '../support/wait.ts'
@@ -16,6 +17,8 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
   let gateway: ServiceProcess
   let user: ServiceProcess
   let order: ServiceProcess
+  // Every API call of the scenario goes through Prism, which holds it to the gateway's document.
+  let api: ContractProxy
 
   beforeAll(async () => {
     const endpoint = await sink.start()
@@ -40,16 +43,18 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
     started.push(gateway)
     // The gateway learns the others from Consul once their checks pass.
     await untilAnswers(`${gateway.url}/users/1/orders`, 'discovery')
-  }, 90_000)
+    api = await startPrism(`${gateway.url}/openapi.json`, gateway.url)
+  }, 120_000)
 
   afterAll(async () => {
+    await api?.stop()
     await Promise.all(started.map((service) => service.stop('SIGKILL')))
     await sink.stop()
     await Promise.all([dropDatabase(postgresUrl!, 'e2e_users'), dropDatabase(postgresUrl!, 'e2e_orders')])
   })
 
   it('answers GET /users through the gateway with the seeded Alice and Bob', async () => {
-    const response = await fetch(`${gateway.url}/users`)
+    const response = await api.fetch('/users')
     expect(response.status).toBe(200)
     const users = (await response.json()) as { id: number; name: string }[]
     expect(users.map(({ id, name }) => ({ id, name }))).toEqual([
@@ -59,7 +64,7 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
   })
 
   it('aggregates GET /users/1/orders from both services', async () => {
-    const response = await fetch(`${gateway.url}/users/1/orders`)
+    const response = await api.fetch('/users/1/orders')
     expect(response.status).toBe(200)
     const body = (await response.json()) as { name: string; orders: { item: string; price: number }[] }
     expect(body.name).toBe('Alice')
@@ -80,7 +85,7 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
   })
 
   it('rejects an order for a missing user with 422 naming body.userId, through the gateway', async () => {
-    const response = await fetch(`${gateway.url}/orders`, {
+    const response = await api.fetch('/orders', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ userId: 999, item: 'Ghost', price: 1 }),
@@ -91,7 +96,7 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
 
   it('traces one request across gateway, order-service and user-service under one trace id, also in the logs', async () => {
     const traceId = randomBytes(16).toString('hex')
-    const response = await fetch(`${gateway.url}/orders`, {
+    const response = await api.fetch('/orders', {
       method: 'POST',
       headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
       body: JSON.stringify({ userId: 2, item: 'Headphones', price: 199.99, quantity: 2 }),
@@ -121,6 +126,11 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
       expect(JSON.parse(lines[0]!)).toMatchObject({ 'service.name': service.name, 'span.id': expect.any(String) })
     }
   }, 60_000)
+
+  it('sent every request of the scenario through Prism, which found none outside the document', () => {
+    expect(api.calls).toEqual(['GET /users', 'GET /users/1/orders', 'POST /orders', 'POST /orders'])
+    expect(api.violations, api.lines.slice(-20).join('\n')).toEqual([])
+  })
 
   it('drains on SIGTERM: readiness turns 503, the instance leaves Consul, the process exits 0', async () => {
     const extra = await startService({

@@ -1,9 +1,17 @@
 import rateLimit from '@fastify/rate-limit'
 import { createService, type App, type ServiceOptions } from '@platform/kit'
+import packageJson from '../package.json' with { type: 'json' }
 import type { Config } from './config.ts'
-import proxy from './plugins/proxy.ts'
+import proxy, { type ProxyRoute } from './plugins/proxy.ts'
 import securityHeaders from './plugins/security-headers.ts'
 import aggregateRoutes from './routes/aggregate/index.ts'
+import openapiRoutes from './routes/openapi/index.ts'
+
+/** What the gateway forwards, to which service: read by the proxy and by the document merge. */
+const ROUTES: readonly ProxyRoute[] = [
+  { prefix: '/users', service: 'user-service' },
+  { prefix: '/orders', service: 'order-service' },
+]
 
 export interface BuildOptions {
   readonly config: Config
@@ -13,7 +21,8 @@ export interface BuildOptions {
 
 /**
  * Builds the gateway: the kit's plumbing, security headers, per-client rate limiting, the
- * `/users` and `/orders` proxies and the `/users/:id/orders` aggregate. Never listens.
+ * `/users` and `/orders` proxies, the `/users/:id/orders` aggregate and the public API document
+ * (`/openapi.json`, `/docs`). Never listens.
  */
 export function buildApp(options: BuildOptions): App {
   const { config } = options
@@ -23,6 +32,17 @@ export function buildApp(options: BuildOptions): App {
     published: true,
     logger: options.logger,
     trustProxy: config.TRUST_PROXY,
+    // The gateway's own routes; /openapi.json serves them merged with the services' documents.
+    openapi: {
+      title: 'microservice-platform API',
+      version: packageJson.version,
+      description: 'Users and their orders, through the API gateway. Every answer carries x-request-id; every error is an ErrorBody.',
+      tags: [
+        { name: 'users', description: 'people who place orders' },
+        { name: 'orders', description: 'what users bought' },
+      ],
+      serve: false,
+    },
     upstreams: {
       'user-service': { urls: config.USER_SERVICE_URLS, variable: 'USER_SERVICE_URLS' },
       'order-service': { urls: config.ORDER_SERVICE_URLS, variable: 'ORDER_SERVICE_URLS' },
@@ -47,10 +67,7 @@ export function buildApp(options: BuildOptions): App {
   app.register(
     async function api(scope) {
       await scope.register(proxy, {
-        routes: [
-          { prefix: '/users', service: 'user-service' },
-          { prefix: '/orders', service: 'order-service' },
-        ],
+        routes: ROUTES,
         trustProxy: config.TRUST_PROXY,
         tracing,
         timeoutMs: config.UPSTREAM_REQUEST_TIMEOUT_MS,
@@ -58,5 +75,6 @@ export function buildApp(options: BuildOptions): App {
       await scope.register(aggregateRoutes, { tracing, timeoutMs: config.UPSTREAM_REQUEST_TIMEOUT_MS })
     },
   )
+  app.register(openapiRoutes, { routes: ROUTES, docs: config.API_DOCS })
   return app
 }

@@ -6,6 +6,10 @@ export const gatewayEnv = {
   ...serviceEnv,
   ...portEnv(3000),
   ...upstreamEnv,
+  API_DOCS: Type.Boolean({
+    default: true,
+    description: 'serve the interactive API reference (Swagger UI) at /docs; /openapi.json is served either way',
+  }),
   ORDER_SERVICE_URLS: Type.Optional(
     Type.String({
       pattern: '^\\s*https?://[^\\s,]+(\\s*,\\s*https?://[^\\s,]+)*\\s*$',

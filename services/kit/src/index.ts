@@ -19,3 +19,12 @@ export { LATENCY_BUCKETS } from './metrics.ts'
 export { main, runService, type RunOptions } from './server.ts'
 export { createService, type App, type ServiceConfig, type ServiceOptions } from './service.ts'
 export { hopByHop, Upstream, UpstreamUnavailableError, type UpstreamRequest, type UpstreamResponse } from './upstream/index.ts'
+export {
+  addCommonResponses,
+  COMMON_HEADERS,
+  errorResponse,
+  type CommonResponses,
+  type OpenApiDocument,
+  type OpenApiOptions,
+  type Operation,
+} from './openapi.ts'

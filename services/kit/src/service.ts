@@ -12,6 +12,7 @@ import tracing from './tracing.ts'
 import accessLog from './access-log.ts'
 import { createLogger, requestId } from './logger.ts'
 import metrics from './metrics.ts'
+import openapi, { type OpenApiOptions } from './openapi.ts'
 
 /** A Fastify instance typed by the TypeBox schemas of its routes. */
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -42,6 +43,8 @@ export interface ServiceOptions {
    * edge's router rule leaves those paths out too; this holds when a path slips past it.
    */
   readonly published?: boolean
+  /** What the service's OpenAPI document says about itself; its tagged routes fill the rest. */
+  readonly openapi?: OpenApiOptions
 }
 
 declare module 'fastify' {
@@ -136,6 +139,8 @@ export function createService(options: ServiceOptions): App {
   }
 
   app.register(errors)
+  // Before any route: @fastify/swagger describes the routes registered after it.
+  if (options.openapi !== undefined) app.register(openapi, options.openapi)
   if (config.LOG_REQUESTS) app.register(accessLog)
   // runService starts the tracer provider (telemetry.ts) exactly when this is set.
   if (config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined) app.register(tracing, { service: options.name })

@@ -1,7 +1,10 @@
 import { createService, databasePlugin, type App, type Database, type ServiceOptions } from '@platform/kit'
+import packageJson from '../package.json' with { type: 'json' }
 import { SERVICE_NAME, type Config } from './config.ts'
 import { migrations } from './migrations.ts'
 import orderRoutes from './routes/orders/index.ts'
+
+const { version } = packageJson
 
 export interface BuildOptions {
   readonly config: Config
@@ -18,6 +21,7 @@ export async function buildApp(options: BuildOptions): Promise<App> {
     name: SERVICE_NAME,
     config,
     logger: options.logger,
+    openapi: { title: SERVICE_NAME, version, tags: [{ name: 'orders', description: 'what users bought' }] },
     upstreams: { 'user-service': { urls: config.USER_SERVICE_URLS, variable: 'USER_SERVICE_URLS' } },
   })
   await app.register(databasePlugin, {

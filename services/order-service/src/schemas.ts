@@ -20,6 +20,15 @@ export type Order = Static<typeof Order>
 /** `Order` by reference, keeping its static type: routes share the one registered schema. */
 export const OrderRef = Type.Unsafe<Order>(Type.Ref('Order'))
 
+// Response headers, as @fastify/swagger reads them next to a response schema (documentation
+// only: Fastify's serializer ignores them).
+const TotalCount = { type: 'integer', minimum: 0, description: 'how many rows match, across all pages' }
+const Location = { type: 'string', description: 'path of the created order, e.g. /orders/3' }
+
+export const OrderPage = Type.Array(OrderRef, { description: 'one page of orders, by id', headers: { 'x-total-count': TotalCount } })
+export const CreatedOrder = Type.Unsafe<Order>({ ...Type.Ref('Order'), description: 'the order as stored', headers: { location: Location } })
+export const NoContent = Type.Null({ description: 'deleted' })
+
 /** The kit's error body (`{statusCode, error, message, field?}`), registered by createService. */
 export const ErrorRef = Type.Ref('ErrorBody')
 
@@ -37,10 +46,10 @@ export const OrderQuery = Type.Object(
 export const CreateOrder = Type.Object(
   {
     userId: Id,
-    item: PrintableText({ maxLength: 200, description: 'trimmed before it is stored' }),
+    item: PrintableText({ maxLength: 200, description: 'trimmed before it is stored', examples: ['Keyboard'] }),
     // At most two decimals is checked by the handler: Ajv's multipleOf 0.01 rejects 19.99
     // (19.99 / 0.01 is not an integer in floating point).
-    price: Type.Number({ minimum: 0, maximum: 1_000_000_000, description: 'at most two decimals' }),
+    price: Type.Number({ minimum: 0, maximum: 1_000_000_000, description: 'at most two decimals', examples: [89.5] }),
     quantity: Type.Integer({ minimum: 1, maximum: 10_000, default: 1 }),
   },
   { additionalProperties: false },

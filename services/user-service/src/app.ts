@@ -1,7 +1,10 @@
 import { createService, databasePlugin, type App, type Database, type ServiceOptions } from '@platform/kit'
+import packageJson from '../package.json' with { type: 'json' }
 import { SERVICE_NAME, type Config } from './config.ts'
 import { migrations } from './migrations.ts'
 import userRoutes from './routes/users/index.ts'
+
+const { version } = packageJson
 
 export interface BuildOptions {
   readonly config: Config
@@ -14,7 +17,12 @@ export interface BuildOptions {
 /** Builds user-service: the kit's plumbing, its database and the `/users` routes. Never listens. */
 export async function buildApp(options: BuildOptions): Promise<App> {
   const { config } = options
-  const app = createService({ name: SERVICE_NAME, config, logger: options.logger })
+  const app = createService({
+    name: SERVICE_NAME,
+    config,
+    logger: options.logger,
+    openapi: { title: SERVICE_NAME, version, tags: [{ name: 'users', description: 'people who place orders' }] },
+  })
   await app.register(databasePlugin, {
     owner: SERVICE_NAME,
     migrations: migrations({ seed: config.SEED_DATA }),

@@ -4,8 +4,8 @@ import Type, { type Static } from 'typebox'
 /** A PostgreSQL `integer` id: anything larger could never exist, so it is a 400, not a query. */
 export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
 
-export const Name = PrintableText({ maxLength: 200, description: 'trimmed before it is stored' })
-export const Email = Type.String({ format: 'email', maxLength: 254 })
+export const Name = PrintableText({ maxLength: 200, description: 'trimmed before it is stored', examples: ['Carol'] })
+export const Email = Type.String({ format: 'email', maxLength: 254, examples: ['carol@example.com'] })
 
 export const User = Type.Object(
   {
@@ -20,6 +20,15 @@ export type User = Static<typeof User>
 
 /** `User` by reference, keeping its static type: routes share the one registered schema. */
 export const UserRef = Type.Unsafe<User>(Type.Ref('User'))
+
+// Response headers, as @fastify/swagger reads them next to a response schema (documentation
+// only: Fastify's serializer ignores them).
+const TotalCount = { type: 'integer', minimum: 0, description: 'how many rows match, across all pages' }
+const Location = { type: 'string', description: 'path of the created user, e.g. /users/3' }
+
+export const UserPage = Type.Array(UserRef, { description: 'one page of users, by id', headers: { 'x-total-count': TotalCount } })
+export const CreatedUser = Type.Unsafe<User>({ ...Type.Ref('User'), description: 'the user as stored', headers: { location: Location } })
+export const NoContent = Type.Null({ description: 'deleted' })
 
 /** The kit's error body (`{statusCode, error, message, field?}`), registered by createService. */
 export const ErrorRef = Type.Ref('ErrorBody')

@@ -32,6 +32,9 @@ export default async function aggregateRoutes(app: App, options: AggregateOption
     '/users/:id/orders',
     {
       schema: {
+        tags: ['users'],
+        operationId: 'getUserWithOrders',
+        summary: 'A user and all their orders, joined by the gateway',
         params: UserIdParams,
         querystring: OrdersPageQuery,
         response: { 200: UserWithOrders, 400: ErrorRef, 404: ErrorRef, 502: ErrorRef, 503: ErrorRef, 504: ErrorRef },

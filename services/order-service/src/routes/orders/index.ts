@@ -1,7 +1,6 @@
 import { HttpError, type App } from '@platform/kit'
-import Type from 'typebox'
 import { orderRepository } from '../../repository.ts'
-import { CreateOrder, ErrorRef, Order, OrderParams, OrderQuery, OrderRef } from '../../schemas.ts'
+import { CreatedOrder, CreateOrder, ErrorRef, NoContent, Order, OrderPage, OrderParams, OrderQuery, OrderRef } from '../../schemas.ts'
 import { userCheck } from '../../user-check.ts'
 
 const orderNotFound = (id: number) => new HttpError(404, `order ${id} not found`, 'params.id')
@@ -23,7 +22,15 @@ export default async function orderRoutes(app: App, { userCheckTimeoutMs }: Orde
 
   app.get(
     '/orders',
-    { schema: { querystring: OrderQuery, response: { 200: Type.Array(OrderRef), 400: ErrorRef } } },
+    {
+      schema: {
+        tags: ['orders'],
+        operationId: 'listOrders',
+        summary: 'List orders, of every user or of one, a page at a time',
+        querystring: OrderQuery,
+        response: { 200: OrderPage, 400: ErrorRef },
+      },
+    },
     async (request, reply) => {
       const { orders: page, total } = await orders.list(request.query)
       reply.header('x-total-count', total)
@@ -33,7 +40,15 @@ export default async function orderRoutes(app: App, { userCheckTimeoutMs }: Orde
 
   app.get(
     '/orders/:id',
-    { schema: { params: OrderParams, response: { 200: OrderRef, 400: ErrorRef, 404: ErrorRef } } },
+    {
+      schema: {
+        tags: ['orders'],
+        operationId: 'getOrder',
+        summary: 'Get one order',
+        params: OrderParams,
+        response: { 200: OrderRef, 400: ErrorRef, 404: ErrorRef },
+      },
+    },
     async (request) => {
       const order = await orders.get(request.params.id)
       if (order === undefined) throw orderNotFound(request.params.id)
@@ -45,8 +60,11 @@ export default async function orderRoutes(app: App, { userCheckTimeoutMs }: Orde
     '/orders',
     {
       schema: {
+        tags: ['orders'],
+        operationId: 'createOrder',
+        summary: 'Place an order for an existing user (422 when the user does not exist)',
         body: CreateOrder,
-        response: { 201: OrderRef, 400: ErrorRef, 422: ErrorRef, 503: ErrorRef },
+        response: { 201: CreatedOrder, 400: ErrorRef, 422: ErrorRef, 503: ErrorRef },
       },
     },
     async (request, reply) => {
@@ -60,7 +78,15 @@ export default async function orderRoutes(app: App, { userCheckTimeoutMs }: Orde
 
   app.delete(
     '/orders/:id',
-    { schema: { params: OrderParams, response: { 204: Type.Null(), 400: ErrorRef, 404: ErrorRef } } },
+    {
+      schema: {
+        tags: ['orders'],
+        operationId: 'deleteOrder',
+        summary: 'Delete an order',
+        params: OrderParams,
+        response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef },
+      },
+    },
     async (request, reply) => {
       if (!(await orders.remove(request.params.id))) throw orderNotFound(request.params.id)
       return reply.code(204).send(null)

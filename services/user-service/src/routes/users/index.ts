@@ -1,7 +1,6 @@
 import { HttpError, type App } from '@platform/kit'
-import Type from 'typebox'
 import { EmailTakenError, userRepository } from '../../repository.ts'
-import { CreateUser, ErrorRef, PageQuery, UpdateUser, User, UserParams, UserRef } from '../../schemas.ts'
+import { CreatedUser, CreateUser, ErrorRef, NoContent, PageQuery, UpdateUser, User, UserPage, UserParams, UserRef } from '../../schemas.ts'
 
 const userNotFound = (id: number) => new HttpError(404, `user ${id} not found`, 'params.id')
 
@@ -22,8 +21,11 @@ export default async function userRoutes(app: App) {
     '/users',
     {
       schema: {
+        tags: ['users'],
+        operationId: 'listUsers',
+        summary: 'List users, a page at a time',
         querystring: PageQuery,
-        response: { 200: Type.Array(UserRef), 400: ErrorRef },
+        response: { 200: UserPage, 400: ErrorRef },
       },
     },
     async (request, reply) => {
@@ -35,7 +37,15 @@ export default async function userRoutes(app: App) {
 
   app.get(
     '/users/:id',
-    { schema: { params: UserParams, response: { 200: UserRef, 400: ErrorRef, 404: ErrorRef } } },
+    {
+      schema: {
+        tags: ['users'],
+        operationId: 'getUser',
+        summary: 'Get one user',
+        params: UserParams,
+        response: { 200: UserRef, 400: ErrorRef, 404: ErrorRef },
+      },
+    },
     async (request) => {
       const user = await users.get(request.params.id)
       if (user === undefined) throw userNotFound(request.params.id)
@@ -45,7 +55,15 @@ export default async function userRoutes(app: App) {
 
   app.post(
     '/users',
-    { schema: { body: CreateUser, response: { 201: UserRef, 400: ErrorRef, 409: ErrorRef } } },
+    {
+      schema: {
+        tags: ['users'],
+        operationId: 'createUser',
+        summary: 'Create a user (409 when the email is taken, whatever its case)',
+        body: CreateUser,
+        response: { 201: CreatedUser, 400: ErrorRef, 409: ErrorRef },
+      },
+    },
     async (request, reply) => {
       const { name, email } = request.body
       const user = await users.create({ name: name.trim(), email }).catch(conflictOnTakenEmail(email))
@@ -57,6 +75,9 @@ export default async function userRoutes(app: App) {
     '/users/:id',
     {
       schema: {
+        tags: ['users'],
+        operationId: 'updateUser',
+        summary: 'Change a user\'s name or email',
         params: UserParams,
         body: UpdateUser,
         response: { 200: UserRef, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef },
@@ -74,7 +95,15 @@ export default async function userRoutes(app: App) {
 
   app.delete(
     '/users/:id',
-    { schema: { params: UserParams, response: { 204: Type.Null(), 400: ErrorRef, 404: ErrorRef } } },
+    {
+      schema: {
+        tags: ['users'],
+        operationId: 'deleteUser',
+        summary: 'Delete a user',
+        params: UserParams,
+        response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef },
+      },
+    },
     async (request, reply) => {
       if (!(await users.remove(request.params.id))) throw userNotFound(request.params.id)
       return reply.code(204).send(null)
