@@ -67,7 +67,7 @@ const hostPort = (fallback: number, description: string) =>
 /** Keys whose values are credentials: set with `--secret`, never echoed in an error. */
 export const SECRET_KEYS = ['registryPassword'] as const
 
-/** The project namespace's keys. `npm run docs:pulumi-config` prints them as a table. */
+/** The project namespace's keys. `npm run docs:config` writes them as infra/README.md's table. */
 export const stackConfigSchema = Type.Object(
   {
     target: Type.Union([Type.Literal('docker'), Type.Literal('kubernetes')], {
@@ -78,6 +78,7 @@ export const stackConfigSchema = Type.Object(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((level) => Type.Literal(level)),
       { default: 'info', description: 'LOG_LEVEL of the app services' },
     ),
+    apiDocs: Type.Boolean({ default: true, description: "the gateway's interactive API reference at /docs (API_DOCS); /openapi.json is always served" }),
     services: Type.Object(
       {
         'user-service': replicas('user-service'),
@@ -221,6 +222,7 @@ export interface StackConfig {
   readonly stack: string
   readonly target: Schema['target']
   readonly logLevel: Schema['logLevel']
+  readonly apiDocs: boolean
   readonly services: AppServiceReplicas
   readonly images: ImageConfig
   readonly ports: HostPorts
@@ -284,6 +286,7 @@ export function loadStackConfig(): StackConfig {
     stack,
     target: value.target,
     logLevel: value.logLevel,
+    apiDocs: value.apiDocs,
     services: value.services,
     images: value.images,
     ports: value.ports,

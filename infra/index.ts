@@ -22,6 +22,7 @@ const services = appServices({
     gateway: config.services.gateway.replicas,
   },
   logLevel: config.logLevel,
+  apiDocs: config.apiDocs,
 })
 
 const images = new ServiceImages('images', {

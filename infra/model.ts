@@ -87,6 +87,8 @@ export interface AppService {
 export interface ModelSettings {
   readonly replicas: Readonly<Record<AppServiceName, number>>
   readonly logLevel: string
+  /** The gateway's /docs page (default on). */
+  readonly apiDocs?: boolean
 }
 
 const DRAIN_DELAY_MS = 5000
@@ -160,6 +162,7 @@ export function appServices(settings: ModelSettings): AppService[] {
         // Behind Traefik: X-Forwarded-For carries the client, so rate limiting keys on it.
         TRUST_PROXY: value('true'),
         ROUTER_RULE: value(GATEWAY_ROUTER_RULE),
+        API_DOCS: value(String(settings.apiDocs ?? true)),
       },
       dependsOn: ['discovery', 'tracing', 'logging', 'user-service', 'order-service'],
       ingress: { routerRule: GATEWAY_ROUTER_RULE },

@@ -57,7 +57,7 @@ describe('loadStackConfig', () => {
   })
 
   it('rejects an unknown top-level key, naming it and listing the known ones', () => {
-    expect(errorOf({ replicas: '3' })).toMatch(/^microservice-platform:replicas is not a configuration key of microservice-platform \(known keys: target, logLevel, services, /)
+    expect(errorOf({ replicas: '3' })).toMatch(/^microservice-platform:replicas is not a configuration key of microservice-platform \(known keys: target, logLevel, apiDocs, services, /)
   })
 
   it('rejects an unknown nested key, naming its full path and what its parent takes', () => {

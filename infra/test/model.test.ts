@@ -98,3 +98,13 @@ describe('the edge', () => {
     expect(GATEWAY_ROUTER_RULE).toMatch(/!PathPrefix\(`\/health`\)/)
   })
 })
+
+describe('apiDocs', () => {
+  it("turns the gateway's /docs on by default and off when the stack says so", () => {
+    expect(byName.gateway!.env.API_DOCS).toEqual({ kind: 'value', value: 'true' })
+    const off = appServices({ replicas: { 'user-service': 1, 'order-service': 1, gateway: 1 }, logLevel: 'info', apiDocs: false })
+    const gateway = off.find((service) => service.name === 'gateway')!
+    expect(gateway.env.API_DOCS).toEqual({ kind: 'value', value: 'false' })
+    expect(readGatewayConfig({ API_DOCS: 'false' }).API_DOCS).toBe(false)
+  })
+})

@@ -35,7 +35,7 @@ function statusesByOperation(doc: OpenApiDocument): Record<string, string[]> {
   return result
 }
 
-const GATEWAY = ['429', '500', '502', '503', '504']
+const GATEWAY = ['408', '414', '429', '431', '500', '502', '503', '504']
 const WITH_BODY = ['413', '415']
 
 describe('GET /openapi.json through the gateway', () => {
@@ -71,6 +71,7 @@ describe('GET /openapi.json through the gateway', () => {
     }
     expect(resolve(document.paths['/users']?.get?.responses['200']).headers).toHaveProperty('x-total-count')
     expect(resolve(document.paths['/orders']?.get?.responses['200']).headers).toHaveProperty('x-total-count')
+    expect(resolve(document.paths['/users/{id}/orders']?.get?.responses['200']).headers).toHaveProperty('x-total-count')
     expect(resolve(document.paths['/users']?.post?.responses['201']).headers).toHaveProperty('location')
     expect(resolve(document.paths['/orders']?.post?.responses['201']).headers).toHaveProperty('location')
   })

@@ -22,6 +22,7 @@ export { hopByHop, Upstream, UpstreamUnavailableError, type UpstreamRequest, typ
 export {
   addCommonResponses,
   COMMON_HEADERS,
+  TOTAL_COUNT_HEADER,
   errorResponse,
   type CommonResponses,
   type OpenApiDocument,

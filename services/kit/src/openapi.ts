@@ -43,6 +43,9 @@ export interface OpenApiOptions {
 
 const ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } }
 
+/** The header of every list: the rows that match across all pages. */
+export const TOTAL_COUNT_HEADER = { type: 'integer', minimum: 0, description: 'how many rows match, across all pages' } as const
+
 /** Headers every service may send, by the name the document refers to them with. */
 export const COMMON_HEADERS = {
   RequestId: {
@@ -60,6 +63,9 @@ const SERVICE_RESPONSES = {
   BadRequest: errorResponse('a parameter or the body does not match the schema; `field` names it'),
   PayloadTooLarge: errorResponse('the body is larger than BODY_LIMIT_BYTES'),
   UnsupportedMediaType: errorResponse('the body is not JSON'),
+  RequestTimeout: errorResponse('the whole request did not arrive within 30 s'),
+  UriTooLong: errorResponse('a path segment is longer than the router takes (200 characters)'),
+  HeadersTooLarge: errorResponse("the request's headers are larger than Node takes"),
   InternalError: errorResponse('an unexpected failure; the message points at the service log'),
   Unavailable: errorResponse('overloaded (with Retry-After) or a dependency cannot answer', { 'retry-after': { $ref: '#/components/headers/RetryAfter' } }),
 } as const
@@ -71,7 +77,7 @@ export interface CommonResponses {
 }
 
 const SERVICE_COMMON: CommonResponses = {
-  always: { 400: 'BadRequest', 500: 'InternalError', 503: 'Unavailable' },
+  always: { 400: 'BadRequest', 408: 'RequestTimeout', 414: 'UriTooLong', 431: 'HeadersTooLarge', 500: 'InternalError', 503: 'Unavailable' },
   withBody: { 413: 'PayloadTooLarge', 415: 'UnsupportedMediaType' },
 }
 

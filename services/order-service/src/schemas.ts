@@ -1,4 +1,4 @@
-import { PrintableText } from '@platform/kit'
+import { PrintableText, TOTAL_COUNT_HEADER } from '@platform/kit'
 import Type, { type Static } from 'typebox'
 
 /** A PostgreSQL `integer` id: anything larger could never exist, so it is a 400, not a query. */
@@ -22,10 +22,9 @@ export const OrderRef = Type.Unsafe<Order>(Type.Ref('Order'))
 
 // Response headers, as @fastify/swagger reads them next to a response schema (documentation
 // only: Fastify's serializer ignores them).
-const TotalCount = { type: 'integer', minimum: 0, description: 'how many rows match, across all pages' }
 const Location = { type: 'string', description: 'path of the created order, e.g. /orders/3' }
 
-export const OrderPage = Type.Array(OrderRef, { description: 'one page of orders, by id', headers: { 'x-total-count': TotalCount } })
+export const OrderPage = Type.Array(OrderRef, { description: 'one page of orders, by id', headers: { 'x-total-count': TOTAL_COUNT_HEADER } })
 export const CreatedOrder = Type.Unsafe<Order>({ ...Type.Ref('Order'), description: 'the order as stored', headers: { location: Location } })
 export const NoContent = Type.Null({ description: 'deleted' })
 

@@ -1,4 +1,4 @@
-import { PrintableText } from '@platform/kit'
+import { PrintableText, TOTAL_COUNT_HEADER } from '@platform/kit'
 import Type, { type Static } from 'typebox'
 
 /** A PostgreSQL `integer` id: anything larger could never exist, so it is a 400, not a query. */
@@ -23,10 +23,9 @@ export const UserRef = Type.Unsafe<User>(Type.Ref('User'))
 
 // Response headers, as @fastify/swagger reads them next to a response schema (documentation
 // only: Fastify's serializer ignores them).
-const TotalCount = { type: 'integer', minimum: 0, description: 'how many rows match, across all pages' }
 const Location = { type: 'string', description: 'path of the created user, e.g. /users/3' }
 
-export const UserPage = Type.Array(UserRef, { description: 'one page of users, by id', headers: { 'x-total-count': TotalCount } })
+export const UserPage = Type.Array(UserRef, { description: 'one page of users, by id', headers: { 'x-total-count': TOTAL_COUNT_HEADER } })
 export const CreatedUser = Type.Unsafe<User>({ ...Type.Ref('User'), description: 'the user as stored', headers: { location: Location } })
 export const NoContent = Type.Null({ description: 'deleted' })
 

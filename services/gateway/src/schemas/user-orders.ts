@@ -1,3 +1,4 @@
+import { TOTAL_COUNT_HEADER } from '@platform/kit'
 import Type, { type Static } from 'typebox'
 
 /** A user as user-service returns it. */
@@ -23,8 +24,8 @@ export const UserWithOrders = Type.Object({
   name: Type.String(),
   email: Type.String(),
   createdAt: Type.String(),
-  orders: Type.Array(Order),
-})
+  orders: Type.Array(Order, { description: 'one page of the user\'s orders, by id' }),
+}, { headers: { 'x-total-count': { ...TOTAL_COUNT_HEADER, description: 'how many orders the user has, across all pages' } } })
 
 export const UserIdParams = Type.Object(
   { id: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'user id' }) },
