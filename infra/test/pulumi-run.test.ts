@@ -38,10 +38,14 @@ describe('plan', () => {
     })
   })
 
-  it('checks the CLI before the engine, for every command', () => {
+  it('reports everything missing at once, a line each, for every command', () => {
     for (const command of ['up', 'preview', 'destroy'] as const) {
-      const decided = plan(facts({ command, pulumi: undefined, docker: { status: 'unreachable', address: 'x', reason: 'y' } }))
-      expect(decided).toEqual({ kind: 'fail', message: INSTALL_PULUMI })
+      const decided = plan(facts({ command, nodeVersion: '20.20.2', pulumi: undefined, docker: { status: 'unreachable', address: 'x', reason: 'y' }, env: { PATH: '/usr/bin' } }))
+      expect(decided.kind).toBe('fail')
+      const lines = decided.kind === 'fail' ? decided.message.split('\n') : []
+      expect(lines[0]).toBe('4 things to fix first:')
+      expect(lines.slice(1).map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual(['- Node', '- pulumi', '- Docker', '- PULUMI_CONFIG_PASSPHRASE'])
+      expect(lines[2]).toBe(`- ${INSTALL_PULUMI}`)
     }
   })
 
@@ -179,7 +183,7 @@ describe('npm run up on a machine without the Pulumi CLI', () => {
     const result = spawnSync(process.execPath, [`${ROOT}/scripts/pulumi/run.ts`, 'up'], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { PATH: '/nonexistent', HOME: tmpdir() },
+      env: { PATH: '/nonexistent', HOME: tmpdir(), PULUMI_CONFIG_PASSPHRASE: 'test', DOCKER_HOST: 'ssh://builder' },
     })
     expect(result.stderr).toBe(`${INSTALL_PULUMI}\n`)
     expect(result.status).toBe(1)

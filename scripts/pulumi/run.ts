@@ -1,6 +1,6 @@
 // `npm run up | preview | destroy`: the Pulumi program on the dev stack (or `-- --stack NAME`).
 // State lives in the project (file://<repo>/.pulumi) unless PULUMI_BACKEND_URL says otherwise.
-// Missing tools stop it with one line saying what to install. After `up` it prints the stack
+// Missing tools stop it with a line each saying what to install, all of them at once. After `up` it prints the stack
 // outputs and checks that the gateway answers through Traefik.
 //
 // `plan()` decides everything from what was found on the machine; the rest only gathers those
@@ -55,24 +55,28 @@ export type Plan =
 
 export const INSTALL_PULUMI = 'pulumi CLI not found: install it from https://www.pulumi.com/docs/install/ and rerun'
 
-/** Decides what to run, or the one line that says what is missing. */
+/**
+ * Decides what to run, or says everything that is missing at once: one line when one thing is,
+ * a line per missing thing otherwise (so a newcomer fixes them all before the next try).
+ */
 export function plan(facts: Facts): Plan {
+  const missing: string[] = []
   const [major = 0, minor = 0] = facts.nodeVersion.split('.').map(Number)
   if (major < 22 || (major === 22 && minor < 18) || (major === 23 && minor < 6)) {
-    return { kind: 'fail', message: `Node ${facts.nodeVersion} cannot run the TypeScript program (it needs type stripping, Node 22.18+ or 24): run npm install, which brings Node 24, and rerun` }
+    missing.push(`Node ${facts.nodeVersion} cannot run the TypeScript program (it needs type stripping, Node 22.18+ or 24): run npm install, which brings Node 24, and rerun`)
   }
-  if (facts.pulumi === undefined) return { kind: 'fail', message: INSTALL_PULUMI }
+  if (facts.pulumi === undefined) missing.push(INSTALL_PULUMI)
   if (facts.docker.status === 'unreachable') {
-    return {
-      kind: 'fail',
-      message: `Docker engine not reachable at ${facts.docker.address} (${facts.docker.reason}): install Docker Engine from https://docs.docker.com/engine/install/ or start it, and rerun`,
-    }
+    missing.push(`Docker engine not reachable at ${facts.docker.address} (${facts.docker.reason}): install Docker Engine from https://docs.docker.com/engine/install/ or start it, and rerun`)
   }
-
   const backend = facts.env.PULUMI_BACKEND_URL ?? `file://${join(facts.repoRoot, '.pulumi')}`
   const local = backend.startsWith('file://')
   if (local && facts.env.PULUMI_CONFIG_PASSPHRASE === undefined && facts.env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined) {
-    return { kind: 'fail', message: 'PULUMI_CONFIG_PASSPHRASE is not set: export it (it encrypts the stack\'s secrets in the local state) and rerun' }
+    missing.push("PULUMI_CONFIG_PASSPHRASE is not set: export it (it encrypts the stack's secrets in the local state) and rerun")
+  }
+  // (A missing CLI is always in `missing`: the second test only narrows the type.)
+  if (missing.length > 0 || facts.pulumi === undefined) {
+    return { kind: 'fail', message: missing.length === 1 ? missing[0]! : [`${missing.length} things to fix first:`, ...missing.map((line) => `- ${line}`)].join('\n') }
   }
 
   const { stack, rest } = stackOf(facts.args)
