@@ -1,4 +1,17 @@
+import { appServices, type AppServiceName } from '../../infra/model.ts'
 import type { Settings } from './settings.ts'
+
+/**
+ * The V8 sizing a service runs with in the stacks (`NODE_OPTIONS`, from its memory limit in the
+ * service model), so that memory is measured as it would be in its container. The reply-from
+ * reference gets the gateway's, for an even comparison.
+ */
+export function runtimeEnv(service: AppServiceName): { NODE_OPTIONS: string } {
+  const model = appServices({ replicas: { 'user-service': 1, 'order-service': 1, gateway: 1 }, logLevel: 'info' })
+  const options = model.find((candidate) => candidate.name === service)?.env.NODE_OPTIONS
+  if (options?.kind !== 'value') throw new Error(`the service model gives ${service} no NODE_OPTIONS`)
+  return { NODE_OPTIONS: options.value }
+}
 
 /**
  * A user-service's environment: lean (warnings only, no tracing, so that the upstream does not
@@ -6,7 +19,7 @@ import type { Settings } from './settings.ts'
  * PGlite in memory otherwise, then the --user-env overrides.
  */
 export function userServiceEnv(settings: Pick<Settings, 'userEnv'>, databaseUrl?: string): Record<string, string> {
-  return { LOG_LEVEL: 'warn', ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }), ...settings.userEnv }
+  return { ...runtimeEnv('user-service'), LOG_LEVEL: 'warn', ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }), ...settings.userEnv }
 }
 
 export interface GatewayEnvOptions {
@@ -24,6 +37,7 @@ export interface GatewayEnvOptions {
  */
 export function gatewayEnv(settings: Pick<Settings, 'logging' | 'gatewayEnv'>, options: GatewayEnvOptions): Record<string, string> {
   return {
+    ...runtimeEnv('gateway'),
     USER_SERVICE_URLS: options.upstreamUrl,
     ORDER_SERVICE_URLS: options.noOrderServiceUrl,
     // The default 6,000/min per client IP would turn the run into 429s.

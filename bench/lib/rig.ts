@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { freePort } from '../../scripts/lib/ports.ts'
-import { gatewayEnv, userServiceEnv } from './environments.ts'
+import { gatewayEnv, runtimeEnv, userServiceEnv } from './environments.ts'
 import { between, snapshot } from './measure.ts'
 import { startPostgres, type Postgres } from './postgres.ts'
 import { findExecutable, pin, ProcessTable } from './proc.ts'
@@ -101,7 +101,7 @@ export async function startRig(settings: Settings, log: (line: string) => void):
         const env = gatewayEnv(settings, { upstreamUrl, noOrderServiceUrl, otlpUrl })
         await timed(proxy.id, count, () => fleet.platform(label, 'gateway', env))
       } else if (proxy.proxy === 'reply-from') {
-        const env = { UPSTREAM_URL: upstreamUrl, ACCESS_LOG: String(settings.logging === 'production') }
+        const env = { ...runtimeEnv('gateway'), UPSTREAM_URL: upstreamUrl, ACCESS_LOG: String(settings.logging === 'production') }
         await timed(proxy.id, count, () => fleet.script(label, 'reply-from-proxy.ts', env))
       } else {
         const options = { upstream: new URL(upstreamUrl).host, accessLog: settings.logging === 'production' }
