@@ -32,17 +32,6 @@ export interface DiscoveryArgs {
   readonly datacenter?: string
 }
 
-/** Rules of an app service: registers itself, reads the catalog to find the others. */
-export function serviceRules(service: string): string {
-  return [`service "${service}" {\n  policy = "write"\n}`, CATALOG_READ].join('\n')
-}
-
-/** Reads the catalog (services and the nodes they run on). */
-export const CATALOG_READ = 'service_prefix "" {\n  policy = "read"\n}\nnode_prefix "" {\n  policy = "read"\n}'
-
-/** Catalog read plus agent read, for `/v1/agent/metrics`. */
-export const CATALOG_AND_AGENT_READ = `${CATALOG_READ}\nagent_prefix "" {\n  policy = "read"\n}`
-
 export class Discovery extends pulumi.ComponentResource {
   /** Consul's HTTP API inside the platform network. */
   readonly address: string

@@ -5,6 +5,7 @@
 import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
+import { LOGS_READER_USER, LOGSTASH_USER } from '../access.ts'
 import { logstashPipeline, SERVICE_LOGS_INDEX_PATTERN } from '../observability/index.ts'
 import { componentLabels, namedVolume, curlCheck, platformContainer } from './container.ts'
 
@@ -19,9 +20,6 @@ export interface LoggingArgs {
   readonly elasticsearchHeap?: string
 }
 
-/** Users the setup job creates; the passwords come from the job's environment, never its script. */
-export const LOGSTASH_USER = 'logstash_internal'
-export const LOGS_READER_USER = 'logs_reader'
 
 const ELASTICSEARCH_URL = 'http://elasticsearch:9200'
 
