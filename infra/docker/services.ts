@@ -60,16 +60,16 @@ export class AppServices extends pulumi.ComponentResource {
 
     for (const service of args.services) {
       const image = args.images[service.name]
-      if (image === undefined) throw new Error(`AppServices: no image for ${service.name}`)
+      if (image === undefined) throw new pulumi.ResourceError(`no image for ${service.name}`, this)
       const secrets = args.secrets[service.name] ?? {}
       for (const secret of secretsOf(service)) {
-        if (secrets[secret] === undefined) throw new Error(`AppServices: ${service.name} needs the secret ${secret}, which the stack did not provide`)
+        if (secrets[secret] === undefined) throw new pulumi.ResourceError(`${service.name} needs the secret ${secret}, which the stack did not provide`, this)
       }
       const dependsOn = service.dependsOn.flatMap((dependency): pulumi.Resource[] => {
         const platform = args.platform[dependency as Exclude<Dependency, AppService['name']>]
         if (platform !== undefined) return [...platform]
         const upstream = containers.get(dependency)
-        if (upstream === undefined) throw new Error(`AppServices: ${service.name} depends on ${dependency}, which is neither a platform component given nor a service declared before it`)
+        if (upstream === undefined) throw new pulumi.ResourceError(`${service.name} depends on ${dependency}, which is neither a platform component given nor a service declared before it`, this)
         return upstream
       })
 

@@ -118,7 +118,7 @@ export class KubernetesServices extends pulumi.ComponentResource {
 
     for (const service of args.services) {
       const image = args.images[service.name]
-      if (image === undefined) throw new Error(`KubernetesServices: no image for ${service.name}`)
+      if (image === undefined) throw new pulumi.ResourceError(`no image for ${service.name}`, this)
       const secrets = args.secrets[service.name] ?? {}
       const labels = appLabels(service.name)
       const resource = (kind: string) => `${name}-${service.name}${kind === '' ? '' : `-${kind}`}`
@@ -127,7 +127,7 @@ export class KubernetesServices extends pulumi.ComponentResource {
         const platform = args.platform[dependency as Exclude<Dependency, AppService['name']>]
         if (platform !== undefined) return [...platform]
         const upstream = deployments.get(dependency)
-        if (upstream === undefined) throw new Error(`KubernetesServices: ${service.name} depends on ${dependency}, which is neither a platform component given nor a service declared before it`)
+        if (upstream === undefined) throw new pulumi.ResourceError(`${service.name} depends on ${dependency}, which is neither a platform component given nor a service declared before it`, this)
         return [upstream]
       })
 
@@ -175,7 +175,7 @@ export class KubernetesServices extends pulumi.ComponentResource {
                       endpoint: (endpoint) => args.endpoints[endpoint],
                       secret: (secret) => {
                         const ref = secrets[secret]
-                        if (ref === undefined) throw new Error(`KubernetesServices: ${service.name} needs the secret ${secret}, which the stack did not provide`)
+                        if (ref === undefined) throw new pulumi.ResourceError(`${service.name} needs the secret ${secret}, which the stack did not provide`, this)
                         return ref
                       },
                     }),
