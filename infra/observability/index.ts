@@ -23,7 +23,7 @@ export {
   type ProvisioningFile,
 } from './grafana.ts'
 export { ECS_DOTTED_KEYS, logstashPipeline, type LogstashPipelineOptions } from './logstash.ts'
-export { APP_ROUTES, APP_SERVICES, CONTRACT_METRICS, DATABASE_SERVICES } from './metrics.ts'
+export { APP_ROUTES, APP_SERVICES, CONTRACT_METRICS } from './metrics.ts'
 export {
   RULES_FILE,
   alertRules,

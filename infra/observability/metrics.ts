@@ -4,9 +4,6 @@
 /** The app services, by the name they register in Consul and carry as the `service` label. */
 export const APP_SERVICES = ['user-service', 'order-service', 'gateway'] as const
 
-/** The services that own a database pool (`db_pool_connections`). */
-export const DATABASE_SERVICES = ['user-service', 'order-service'] as const
-
 /**
  * Excludes probe and scrape routes: Consul checks and Prometheus scrapes hit them every few
  * seconds, so they would dilute the error ratio and the latency of real traffic, and a readiness

@@ -214,5 +214,3 @@ export class HttpError extends Error {
     if (field !== undefined) this.field = field
   }
 }
-
-export const notFound = (what: string, field?: string) => new HttpError(404, `${what} not found`, field)

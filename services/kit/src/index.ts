@@ -11,7 +11,7 @@ export {
 } from './database.ts'
 export { type Discovery } from './discovery-plugin.ts'
 export { ConsulClient, instanceId, staticResolver, type Registration, type Resolver, type ServiceInstance } from './discovery/index.ts'
-export { answerNoRoute, describeValidation, ErrorBody, HttpError, notFound } from './errors.ts'
+export { answerNoRoute, describeValidation, ErrorBody, HttpError } from './errors.ts'
 export { type Health, type ReadinessCheck } from './health.ts'
 export { loggerOptions, requestId } from './logger.ts'
 export { PrintableText } from './text.ts'
