@@ -17,7 +17,7 @@ export { loggerOptions, requestId } from './logger.ts'
 export { PrintableText } from './text.ts'
 export { LATENCY_BUCKETS } from './metrics.ts'
 export { main, runService, type RunOptions } from './server.ts'
-export { createService, type App, type ServiceConfig, type ServiceOptions } from './service.ts'
+export { createService, type App, type BuildOptions, type ServiceConfig, type ServiceOptions } from './service.ts'
 export { hopByHop, Upstream, UpstreamUnavailableError, type UpstreamRequest, type UpstreamResponse } from './upstream/index.ts'
 export {
   addCommonResponses,
