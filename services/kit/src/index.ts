@@ -1,11 +1,14 @@
-export { ConfigError, databaseEnv, loadConfig, portEnv, serviceEnv, upstreamEnv, urlList, type ServiceEnv } from './config.ts'
+export { ConfigError, databaseEnv, loadConfig, portEnv, serviceEnv, upstreamEnv, urlList, type DatabaseEnv, type ServiceEnv } from './config.ts'
 export {
   default as databasePlugin,
   migrate,
   openDatabase,
+  sampleRows,
   type Database,
   type DatabaseOptions,
   type Migration,
+  type MigrationOptions,
+  type Migrations,
   type Queryable,
   type QueryResult,
 } from './database.ts'

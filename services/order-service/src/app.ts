@@ -16,15 +16,7 @@ export async function buildApp(options: BuildOptions<Config>): Promise<App> {
     openapi: { title: SERVICE_NAME, version, tags: [{ name: 'orders', description: 'what users bought' }] },
     upstreams: { 'user-service': { urls: config.USER_SERVICE_URLS, variable: 'USER_SERVICE_URLS' } },
   })
-  await app.register(databasePlugin, {
-    owner: SERVICE_NAME,
-    migrations: migrations({ seed: config.SEED_DATA }),
-    url: config.DATABASE_URL,
-    poolMax: config.DATABASE_POOL_MAX,
-    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
-    dataDir: config.DATA_DIR,
-    database: options.database,
-  })
+  await app.register(databasePlugin, { owner: SERVICE_NAME, config, migrations, database: options.database })
   await app.register(orderRoutes, { userCheckTimeoutMs: config.USER_CHECK_TIMEOUT_MS })
   return app
 }

@@ -15,15 +15,7 @@ export async function buildApp(options: BuildOptions<Config>): Promise<App> {
     logger: options.logger,
     openapi: { title: SERVICE_NAME, version, tags: [{ name: 'users', description: 'people who place orders' }] },
   })
-  await app.register(databasePlugin, {
-    owner: SERVICE_NAME,
-    migrations: migrations({ seed: config.SEED_DATA }),
-    url: config.DATABASE_URL,
-    poolMax: config.DATABASE_POOL_MAX,
-    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
-    dataDir: config.DATA_DIR,
-    database: options.database,
-  })
+  await app.register(databasePlugin, { owner: SERVICE_NAME, config, migrations, database: options.database })
   await app.register(userRoutes)
   return app
 }
