@@ -1,7 +1,7 @@
 // The README's configuration table, generated from the services' own environment schemas so
 // the documentation cannot drift from what the services validate. `npm run docs:env` rewrites
 // it in README.md; a test fails when README.md no longer matches.
-import { gatewayEnv } from '../services/gateway/src/config.ts'
+import { configProperties as gatewayEnv } from '../services/gateway/src/config.ts'
 import { configProperties as orderEnv } from '../services/order-service/src/config.ts'
 import { configProperties as userEnv } from '../services/user-service/src/config.ts'
 import { generatedSection, writeGeneratedSection } from './lib/generated-section.ts'

@@ -1,7 +1,7 @@
 // The service model: what both renderers read.
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { gatewayEnv, readConfig as readGatewayConfig } from '../../services/gateway/src/config.ts'
+import { configProperties as gatewayEnv, readConfig as readGatewayConfig } from '../../services/gateway/src/config.ts'
 import { configProperties as orderEnv } from '../../services/order-service/src/config.ts'
 import { configProperties as userEnv } from '../../services/user-service/src/config.ts'
 import { appServices, cpuCores, GATEWAY_ROUTER_RULE, mebibytes, nodeOptions, RUNTIME_VARIABLES, secretsOf } from '../model.ts'

@@ -43,7 +43,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const orders = await buildOrderService({ config: orderServiceConfig({ ...seed, USER_SERVICE_URLS: usersUrl }), logger: false, database })
     started.push(orders)
     const ordersUrl = await orders.listen({ host: '127.0.0.1', port: 0 })
-    const gateway = buildGateway({
+    const gateway = await buildGateway({
       config: gatewayConfig({ ...QUIET, USER_SERVICE_URLS: usersUrl, ORDER_SERVICE_URLS: ordersUrl, ...options.gateway }),
       logger: false,
     })

@@ -1,11 +1,12 @@
 import rateLimit from '@fastify/rate-limit'
-import { createService, type App, type ServiceOptions } from '@platform/kit'
+import { createService, type App, type BuildOptions } from '@platform/kit'
 import packageJson from '../package.json' with { type: 'json' }
-import type { Config } from './config.ts'
+import { SERVICE_NAME, type Config } from './config.ts'
 import proxy, { type ProxyRoute } from './plugins/proxy.ts'
 import securityHeaders from './plugins/security-headers.ts'
 import aggregateRoutes from './routes/aggregate/index.ts'
 import openapiRoutes from './routes/openapi/index.ts'
+import { traefikTags } from './traefik.ts'
 
 /** What the gateway forwards, to which service: read by the proxy and by the document merge. */
 const ROUTES: readonly ProxyRoute[] = [
@@ -13,23 +14,18 @@ const ROUTES: readonly ProxyRoute[] = [
   { prefix: '/orders', service: 'order-service' },
 ]
 
-export interface BuildOptions {
-  readonly config: Config
-  /** pino options or `false`; defaults to ECS JSON at `LOG_LEVEL`. */
-  readonly logger?: ServiceOptions['logger']
-}
-
 /**
  * Builds the gateway: the kit's plumbing, security headers, per-client rate limiting, the
  * `/users` and `/orders` proxies, the `/users/:id/orders` aggregate and the public API document
- * (`/openapi.json`, `/docs`). Never listens.
+ * (`/openapi.json`, `/docs`), registered in Consul with Traefik's router tags. Never listens.
  */
-export function buildApp(options: BuildOptions): App {
+export async function buildApp(options: BuildOptions<Config>): Promise<App> {
   const { config } = options
   const app = createService({
-    name: 'gateway',
+    name: SERVICE_NAME,
     config,
     published: true,
+    tags: traefikTags(config),
     logger: options.logger,
     trustProxy: config.TRUST_PROXY,
     // The gateway's own routes; /openapi.json serves them merged with the services' documents.
@@ -75,6 +71,6 @@ export function buildApp(options: BuildOptions): App {
       await scope.register(aggregateRoutes, { tracing, timeoutMs: config.UPSTREAM_REQUEST_TIMEOUT_MS })
     },
   )
-  app.register(openapiRoutes, { routes: ROUTES, docs: config.API_DOCS })
+  await app.register(openapiRoutes, { routes: ROUTES, docs: config.API_DOCS })
   return app
 }

@@ -1,8 +1,10 @@
 import { loadConfig, portEnv, serviceEnv, upstreamEnv } from '@platform/kit'
 import Type, { type Static, type TObject } from 'typebox'
 
-/** The gateway's environment: the shared groups plus its own routing and protection knobs. */
-export const gatewayEnv = {
+export const SERVICE_NAME = 'gateway'
+
+/** Every variable the gateway reads: the shared groups plus its own routing and protection knobs; the README's table is generated from these. */
+export const configProperties = {
   ...serviceEnv,
   ...portEnv(3000),
   ...upstreamEnv,
@@ -35,9 +37,9 @@ export const gatewayEnv = {
   }),
 }
 
-export type Config = Static<TObject<typeof gatewayEnv>>
+export type Config = Static<TObject<typeof configProperties>>
 
-/** Reads and validates the gateway's environment; throws a one-line ConfigError. */
+/** Validates the environment once at boot; throws a ConfigError naming the first bad variable. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return loadConfig(gatewayEnv, env)
+  return loadConfig(configProperties, env)
 }

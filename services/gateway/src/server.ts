@@ -1,10 +1,9 @@
 import { main, runService } from '@platform/kit'
 import { buildApp } from './app.ts'
-import { readConfig } from './config.ts'
-import { traefikTags } from './traefik.ts'
+import { readConfig, SERVICE_NAME } from './config.ts'
 
 await main(async () => {
   const config = readConfig()
-  const app = buildApp({ config })
-  await runService(app, { name: 'gateway', config, tags: traefikTags(config) })
+  const app = await buildApp({ config })
+  await runService(app, { name: SERVICE_NAME, config })
 })

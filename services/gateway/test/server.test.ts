@@ -71,7 +71,7 @@ describe.skipIf(consulAddr === undefined)('gateway process registered in Consul'
     }
   }
 
-  it('publishes the Traefik tags with its instance and leaves Consul on SIGTERM', async () => {
+  it('publishes the Traefik tags with its instance, logs the registration once and leaves Consul on SIGTERM', async () => {
     const gateway = await startGateway({ CONSUL_HTTP_ADDR: consul, SERVICE_ADDRESS: '127.0.0.1', ROUTER_RULE: 'Host(`gateway.test`)' })
 
     expect((await registration(gateway.port, true))?.Tags).toEqual([
@@ -82,5 +82,6 @@ describe.skipIf(consulAddr === undefined)('gateway process registered in Consul'
     ])
     expect(await gateway.stop('SIGTERM')).toBe(0)
     expect(await registration(gateway.port, false)).toBeUndefined()
+    expect(gateway.lines.filter((line) => line.includes('"message":"registered'))).toHaveLength(1)
   })
 })

@@ -84,7 +84,7 @@ export async function deadUrl(): Promise<string> {
 
 /** The gateway as `buildApp` makes it, quiet, with the environment given. */
 export async function gateway(env: Record<string, string>): Promise<App> {
-  const app = buildApp({ config: readConfig({ LOG_LEVEL: 'silent', ...env }), logger: false })
+  const app = await buildApp({ config: readConfig({ LOG_LEVEL: 'silent', ...env }), logger: false })
   await app.ready()
   return app
 }

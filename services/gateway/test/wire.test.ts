@@ -22,7 +22,7 @@ beforeAll(async () => {
     },
   })
   const env = { USER_SERVICE_URLS: upstream.url, ORDER_SERVICE_URLS: upstream.url, RATE_LIMIT_MAX: '2' }
-  app = buildApp({ config: readConfig(env), logger: { level: 'info', stream } })
+  app = await buildApp({ config: readConfig(env), logger: { level: 'info', stream } })
   port = new URL(await app.listen({ host: '127.0.0.1', port: 0 })).port as unknown as number
 })
 

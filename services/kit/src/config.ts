@@ -98,6 +98,9 @@ export const portEnv = (port: number) => ({
 
 export type ServiceEnv = Static<TObject<typeof serviceEnv>> & { PORT: number }
 
+/** The part of a data service's configuration the database plugin reads. */
+export type DatabaseEnv = Static<TObject<typeof databaseEnv>>
+
 /**
  * Reads and validates the environment once at boot. Throws a ConfigError whose message is
  * a single line naming the first bad variable, so a misconfigured container says why it died.

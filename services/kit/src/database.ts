@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import pg from 'pg'
 import { Gauge } from 'prom-client'
+import type { DatabaseEnv } from './config.ts'
 
 export interface QueryResult<R> {
   readonly rows: R[]
@@ -142,6 +143,23 @@ export interface Migration {
   readonly sql: string
 }
 
+export interface MigrationOptions {
+  /** `SEED_DATA`: insert the sample rows. */
+  readonly seed: boolean
+}
+
+/** A data service's migrations (its `src/migrations.ts`), the sample rows among them. */
+export type Migrations = (options: MigrationOptions) => Migration[]
+
+/**
+ * The sample rows as a migration of their own, after the schema, so they go in once, on the
+ * first start: with `SEED_DATA=false` its SQL is empty, yet it is still recorded as applied, so
+ * turning seeding on later never inserts samples into a database already in use.
+ */
+export function sampleRows(migration: Migration, options: MigrationOptions): Migration {
+  return options.seed ? migration : { ...migration, sql: '' }
+}
+
 /**
  * Applies the migrations not yet recorded for `owner`, in one transaction under an advisory
  * lock, so replicas starting together neither race nor apply anything twice. Returns the
@@ -186,19 +204,30 @@ declare module 'fastify' {
   }
 }
 
-export interface DatabasePluginOptions extends DatabaseOptions {
+export interface DatabasePluginOptions {
   /** Owner name in `schema_migrations`, usually the service name. */
   readonly owner: string
-  readonly migrations: readonly Migration[]
+  /** The service's config: `databaseEnv`'s variables say where the database is and whether to seed it. */
+  readonly config: DatabaseEnv
+  readonly migrations: Migrations
   /** An already open database (tests share one); it is not closed with the app. */
   readonly database?: Database
 }
 
 /** Opens the database, migrates it, checks it for readiness and reports pool gauges. */
 async function databasePlugin(app: FastifyInstance, options: DatabasePluginOptions) {
-  const database = options.database ?? (await openDatabase({ ...options, log: app.log }))
+  const { config } = options
+  const database =
+    options.database ??
+    (await openDatabase({
+      url: config.DATABASE_URL,
+      poolMax: config.DATABASE_POOL_MAX,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      dataDir: config.DATA_DIR,
+      log: app.log,
+    }))
   if (!options.database) app.addHook('onClose', () => database.close())
-  const applied = await migrate(database, options.owner, options.migrations)
+  const applied = await migrate(database, options.owner, options.migrations({ seed: config.SEED_DATA }))
   app.log.info({ engine: database.engine, migrations: applied }, 'database ready')
   app.decorate('db', database)
   app.health.addCheck('database', () => database.ping())

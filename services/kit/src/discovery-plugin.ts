@@ -7,6 +7,8 @@ import { Upstream, upstreamMetrics, type UpstreamObserver } from './upstream/ind
 export interface Discovery {
   /** The Consul agent client, when `CONSUL_HTTP_ADDR` is configured. */
   readonly consul: ConsulClient | undefined
+  /** The Consul tags `runService` registers this instance with. */
+  readonly tags: readonly string[]
   /** Healthy instances of `service`: from Consul, or from its static URL list. */
   resolver(service: string): Resolver
   /** A load-balancing client for `service`, shared by every caller in this process. */
@@ -28,6 +30,8 @@ export interface StaticList {
 
 export interface DiscoveryOptions {
   readonly consul?: { readonly address: string; readonly token?: string }
+  /** Tags to register this instance with (see `Discovery.tags`). */
+  readonly tags?: readonly string[]
   /** Per service, the instances to use when Consul is not configured. */
   readonly staticLists?: Readonly<Record<string, StaticList>>
   /** The resolvers' panic threshold in percent (see `ConsulResolverOptions`). */
@@ -67,6 +71,7 @@ async function discoveryPlugin(app: FastifyInstance, options: DiscoveryOptions) 
 
   app.decorate('discovery', {
     consul,
+    tags: options.tags ?? [],
     resolver,
     upstream(service: string) {
       let found = upstreams.get(service)

@@ -1,11 +1,14 @@
-export { ConfigError, databaseEnv, loadConfig, portEnv, serviceEnv, upstreamEnv, urlList, type ServiceEnv } from './config.ts'
+export { ConfigError, databaseEnv, loadConfig, portEnv, serviceEnv, upstreamEnv, urlList, type DatabaseEnv, type ServiceEnv } from './config.ts'
 export {
   default as databasePlugin,
   migrate,
   openDatabase,
+  sampleRows,
   type Database,
   type DatabaseOptions,
   type Migration,
+  type MigrationOptions,
+  type Migrations,
   type Queryable,
   type QueryResult,
 } from './database.ts'
@@ -17,7 +20,7 @@ export { loggerOptions, requestId } from './logger.ts'
 export { PrintableText } from './text.ts'
 export { LATENCY_BUCKETS } from './metrics.ts'
 export { main, runService, type RunOptions } from './server.ts'
-export { createService, type App, type ServiceConfig, type ServiceOptions } from './service.ts'
+export { createService, type App, type BuildOptions, type ServiceConfig, type ServiceOptions } from './service.ts'
 export { hopByHop, Upstream, UpstreamUnavailableError, type UpstreamRequest, type UpstreamResponse } from './upstream/index.ts'
 export {
   addCommonResponses,

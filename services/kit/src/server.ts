@@ -10,8 +10,6 @@ import { shutdownTelemetry, startTelemetry } from './telemetry.ts'
 export interface RunOptions {
   readonly name: string
   readonly config: ServiceEnv
-  /** Consul tags, e.g. Traefik's router rules on the gateway. */
-  readonly tags?: readonly string[]
   readonly meta?: Readonly<Record<string, string>>
 }
 
@@ -61,7 +59,8 @@ export async function runService(app: FastifyInstance, options: RunOptions): Pro
       name: options.name,
       address: advertised,
       port,
-      tags: options.tags ?? [],
+      // Set by buildApp (createService's `tags`), so every server.ts is the same three lines.
+      tags: app.discovery.tags,
       meta: { ...options.meta },
       check: {
         path: '/health/ready',
@@ -70,9 +69,9 @@ export async function runService(app: FastifyInstance, options: RunOptions): Pro
         deregisterCriticalServiceAfter: config.CONSUL_DEREGISTER_AFTER,
       },
     }
+    // The client logs the registration (id, address, port): one line per start.
     await consul.register(registration)
     registered = id
-    app.log.info({ consulServiceId: id }, 'registered with consul')
     // An agent restarted without its state (dev mode, a replaced node agent) forgets us.
     if (!app.health.draining) kept = consul.keepRegistered(registration)
   }

@@ -4,6 +4,7 @@ import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type HookHandlerDoneFunction } from 'fastify'
 import { urlList, type ServiceEnv } from './config.ts'
+import type { Database } from './database.ts'
 import discovery, { type StaticList } from './discovery-plugin.ts'
 import errors, { answerClientError, answerFrameworkError, answerNoRoute, HttpError } from './errors.ts'
 import health from './health.ts'
@@ -45,6 +46,17 @@ export interface ServiceOptions {
   readonly published?: boolean
   /** What the service's OpenAPI document says about itself; its tagged routes fill the rest. */
   readonly openapi?: OpenApiOptions
+  /** Consul tags `runService` registers the instance with (Traefik's router on the gateway). */
+  readonly tags?: readonly string[]
+}
+
+/** What every service's `buildApp({ config, logger })` in `src/app.ts` takes. */
+export interface BuildOptions<C extends ServiceConfig> {
+  readonly config: C
+  /** pino options or `false`; defaults to ECS JSON at `LOG_LEVEL`. */
+  readonly logger?: ServiceOptions['logger']
+  /** A service with a database: an open one to use instead of opening one from the config (tests share one). */
+  readonly database?: Database
 }
 
 declare module 'fastify' {
@@ -152,6 +164,7 @@ export function createService(options: ServiceOptions): App {
     staticLists[service] = { urls: urlList(list.urls), variable: list.variable }
   }
   app.register(discovery, {
+    tags: options.tags ?? [],
     ...(config.CONSUL_HTTP_ADDR ? { consul: { address: config.CONSUL_HTTP_ADDR, token: config.CONSUL_HTTP_TOKEN } } : {}),
     ...(config.DISCOVERY_PANIC_THRESHOLD === undefined ? {} : { panicThresholdPercent: config.DISCOVERY_PANIC_THRESHOLD }),
     staticLists,

@@ -1,4 +1,4 @@
-import { createService, databasePlugin, type App, type Database, type ServiceOptions } from '@platform/kit'
+import { createService, databasePlugin, type App, type BuildOptions } from '@platform/kit'
 import packageJson from '../package.json' with { type: 'json' }
 import { SERVICE_NAME, type Config } from './config.ts'
 import { migrations } from './migrations.ts'
@@ -6,16 +6,8 @@ import userRoutes from './routes/users/index.ts'
 
 const { version } = packageJson
 
-export interface BuildOptions {
-  readonly config: Config
-  /** pino options or `false`; defaults to ECS JSON at `LOG_LEVEL`. */
-  readonly logger?: ServiceOptions['logger']
-  /** An open database to use instead of opening one from the config (tests share one). */
-  readonly database?: Database
-}
-
 /** Builds user-service: the kit's plumbing, its database and the `/users` routes. Never listens. */
-export async function buildApp(options: BuildOptions): Promise<App> {
+export async function buildApp(options: BuildOptions<Config>): Promise<App> {
   const { config } = options
   const app = createService({
     name: SERVICE_NAME,
@@ -23,15 +15,7 @@ export async function buildApp(options: BuildOptions): Promise<App> {
     logger: options.logger,
     openapi: { title: SERVICE_NAME, version, tags: [{ name: 'users', description: 'people who place orders' }] },
   })
-  await app.register(databasePlugin, {
-    owner: SERVICE_NAME,
-    migrations: migrations({ seed: config.SEED_DATA }),
-    url: config.DATABASE_URL,
-    poolMax: config.DATABASE_POOL_MAX,
-    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
-    dataDir: config.DATA_DIR,
-    database: options.database,
-  })
+  await app.register(databasePlugin, { owner: SERVICE_NAME, config, migrations, database: options.database })
   await app.register(userRoutes)
   return app
 }

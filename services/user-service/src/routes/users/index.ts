@@ -1,6 +1,6 @@
 import { HttpError, type App } from '@platform/kit'
 import { EmailTakenError, userRepository } from '../../repository.ts'
-import { CreatedUser, CreateUser, ErrorRef, NoContent, PageQuery, UpdateUser, User, UserPage, UserParams, UserRef } from '../../schemas.ts'
+import { CreatedUser, CreateUser, ErrorRef, NoContent, PageQuery, UpdateUser, User, UserPage, UserParams, UserRef } from '../../schemas/users.ts'
 
 const userNotFound = (id: number) => new HttpError(404, `user ${id} not found`, 'params.id')
 
