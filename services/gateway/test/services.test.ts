@@ -117,6 +117,8 @@ describe('gateway in front of the real services', () => {
     ['a zero-width space inside', 'A\u200bda'],
     ['a Hangul filler only', '\u3164'],
     ['a combining mark only', ' \u0301 '],
+    ['joiners only', '\u200c\u200d'],
+    ['a left-to-right isolate', 'Ada\u2066'],
   ])('refuses a name with %s, naming body.name, and an order item alike', async (_case, text) => {
     const user = await app.inject({ method: 'POST', url: '/users', headers: json, payload: { name: text, email: 'invisible@example.com' } })
     expect(user.statusCode).toBe(400)
@@ -127,7 +129,8 @@ describe('gateway in front of the real services', () => {
   })
 
   it('stores names in any script, with accents and emoji', async () => {
-    for (const name of ['Zoë Ångström', 'محمد', '李雷 🙂']) {
+    // Persian with its zero-width non-joiner; an emoji built with the zero-width joiner.
+    for (const name of ['Zoë Ångström', 'محمد', '李雷 🙂', 'می\u200cخواهم', 'Ada \u{1F469}\u200D\u{1F4BB}']) {
       const response = await app.inject({ method: 'POST', url: '/users', headers: json, payload: { name, email: `${randomUUID()}@example.com` } })
       expect(response.statusCode, name).toBe(201)
       expect(response.json().name).toBe(name)
