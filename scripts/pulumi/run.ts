@@ -1,7 +1,7 @@
 // `npm run up | preview | destroy`: the Pulumi program on the dev stack (or `-- --stack NAME`).
 // State lives in the project (file://<repo>/.pulumi) unless PULUMI_BACKEND_URL says otherwise.
-// Missing tools stop it with a line each saying what to install, all of them at once. After `up` it prints the stack
-// outputs and checks that the gateway answers through Traefik.
+// Missing tools stop it with a line each saying what to install, all of them at once. After
+// `up` it prints the stack outputs and checks that the gateway answers through Traefik.
 //
 // `plan()` decides everything from what was found on the machine; the rest only gathers those
 // facts and carries the plan out, so the decisions are tested without Pulumi or Docker.
