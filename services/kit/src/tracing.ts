@@ -47,24 +47,21 @@ async function tracingPlugin(app: FastifyInstance, options: { readonly service: 
     if (UNTRACED.test(request.url)) return done()
     const parent = propagation.extract(ROOT_CONTEXT, request.headers)
     const route = request.routeOptions.url
-    const span = tracer.startSpan(
-      route === undefined ? request.method : `${request.method} ${route}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': request.method,
-          'url.path': request.url.split('?', 1)[0],
-          'url.scheme': request.protocol,
-          ...(route === undefined ? {} : { 'http.route': route }),
-        },
-      },
-      parent,
-    )
+    // The samplers the kit offers (telemetry.ts) decide on the trace id and the parent alone, so
+    // the attributes are set once the span records: an unsampled request, nine in ten by
+    // default, builds none of them.
+    const span = tracer.startSpan(route === undefined ? request.method : `${request.method} ${route}`, { kind: SpanKind.SERVER }, parent)
     spans.set(request, span)
     request.traceContext = trace.setSpan(parent, span)
     if (span.isRecording()) {
       const { traceId, spanId } = span.spanContext()
-      span.setAttribute('client.address', request.ip)
+      span.setAttributes({
+        'http.request.method': request.method,
+        'url.path': request.url.split('?', 1)[0],
+        'url.scheme': request.protocol,
+        'client.address': request.ip,
+        ...(route === undefined ? {} : { 'http.route': route }),
+      })
       request.log = request.log.child({ 'trace.id': traceId, 'span.id': spanId })
     }
     done()

@@ -224,7 +224,7 @@ export class Upstream {
       const bound = ownTimer ? tryBound(options, req.signal, deadline === undefined ? tryTimeoutMs : Math.min(tryTimeoutMs, deadline - performance.now())) : undefined
       let response: Dispatcher.ResponseData
       try {
-        response = await (member.pool ?? this.#openPool(member)).request(bound?.options ?? options)
+        response = await (member.pool ?? this.#openPool(member)).request(options)
       } catch (error) {
         const kind = bound?.timedOut() === true ? TIMEOUT : req.signal?.aborted === true ? FATAL : classify(error)
         traced?.end({ error: kind === TIMEOUT ? 'timeout' : String(errorCode(error) ?? 'error') })
@@ -403,11 +403,20 @@ function tryBound(options: Dispatcher.RequestOptions, callerSignal: AbortSignal 
     fired = true
     controller.abort(Object.assign(new Error(`no response headers within ${Math.round(ms)} ms`), { code: 'UND_ERR_HEADERS_TIMEOUT' }))
   }, Math.max(1, ms))
-  const signal = callerSignal === undefined ? controller.signal : AbortSignal.any([callerSignal, controller.signal])
+  // The caller's abort is passed on by one listener, removed when the try ends: cheaper than
+  // AbortSignal.any, whose composite signals are tracked through weak references until collected.
+  const passOn = callerSignal === undefined ? undefined : () => controller.abort(callerSignal.reason)
+  if (passOn !== undefined) {
+    if (callerSignal!.aborted) passOn()
+    else callerSignal!.addEventListener('abort', passOn, { once: true })
+  }
+  options.signal = controller.signal
   return {
-    options: { ...options, signal },
     timedOut: () => fired,
-    clear: () => clearTimeout(timer),
+    clear() {
+      clearTimeout(timer)
+      if (passOn !== undefined) callerSignal!.removeEventListener('abort', passOn)
+    },
   }
 }
 
