@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers the test suites run against, from Debian's packages:
-# PostgreSQL, Prometheus (with promtool) and Consul. Consul is not in Debian 12, so the
+# PostgreSQL, Prometheus (with promtool) and Consul; and wrk, the load generator of the
+# capacity check (scripts/docker/check-capacity.ts). Consul is not in Debian 12, so the
 # bullseye suite is added with a low pin priority and used for that one package.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v /usr/lib/postgresql/15/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 
 if ! command -v consul >/dev/null 2>&1; then
   if [ ! -f /etc/apt/sources.list.d/bullseye.list ]; then

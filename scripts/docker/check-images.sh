@@ -7,7 +7,10 @@
 #   (c) every container's HEALTHCHECK turns healthy within a bound;
 #   (d) `docker stop` of one of two user-service instances during a stream of requests through
 #       the gateway drops none, exits 0 and logs its drain;
-#   (e) the image sizes.
+#   (e) the image sizes;
+#   (f) capacity: the images at the CPU and memory limits the stacks declare, 60 s of saturation
+#       through the gateway (scripts/docker/check-capacity.ts): no OOM kill, no restart, no
+#       failed request, and the req/s per gateway replica printed.
 # Starts dockerd (installing docker.io first) when no engine answers, and stops it again at the
 # end if it started it (KEEP_DOCKERD=1 keeps it). Removes its containers and network on exit.
 # All traffic stays on 127.0.0.1 and the private network; every loop is bounded.
@@ -222,6 +225,15 @@ done
 say "(e) images"
 "$docker" image ls --format 'table {{.Repository}}:{{.Tag}}\t{{.Size}}' |
   grep -E "^(REPOSITORY|$base_image|platform/(user-service|order-service|gateway):$tag)"
+# (f) capacity, last: the containers above are gone first, so the run has the machine to itself.
+say "(f) capacity at the declared limits"
+"$docker" rm -f "${containers[@]}" >/dev/null
+containers=()
+# Node 24 from the repository (npm ci brings it): the script is TypeScript.
+node_bin="$repo/node_modules/.bin/node"
+[ -x "$node_bin" ] || node_bin=node
+"$node_bin" scripts/docker/check-capacity.ts --tag "$tag" || fail "capacity at the declared limits"
+
 echo
 echo "images: $(for svc in "${services[@]}"; do printf 'platform/%s:%s ' "$svc" "$tag"; done)"
 echo "check-images: all checks passed"

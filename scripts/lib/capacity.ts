@@ -1,0 +1,83 @@
+// The pure parts of the capacity check (scripts/docker/check-capacity.ts): the container limits
+// taken from the service model, what `docker inspect` and the memory cgroup say about a
+// container after the run, and the verdict.
+import { cpuCores, mebibytes, type AppService } from '../../infra/model.ts'
+
+/** Requests per second one gateway replica must serve at the limits the stacks declare. */
+export const GATEWAY_TARGET_RPS = 2_000
+
+/** What `docker run` gets for one app service: the same limits and V8 sizing as on the stacks. */
+export interface ContainerLimits {
+  readonly cpus: number
+  readonly memoryMiB: number
+  /** NODE_OPTIONS as the model sets it (V8's heap sized to the memory limit). */
+  readonly nodeOptions: string
+}
+
+export function containerLimits(service: AppService): ContainerLimits {
+  const nodeOptions = service.env.NODE_OPTIONS
+  if (nodeOptions?.kind !== 'value') throw new Error(`${service.name}: the model sets no NODE_OPTIONS value`)
+  return { cpus: cpuCores(service.resources.limits.cpu), memoryMiB: mebibytes(service.resources.limits.memory), nodeOptions: nodeOptions.value }
+}
+
+/** `docker run` options for the limits: swap is refused (memory-swap equal to memory), as on Kubernetes. */
+export function limitArgs(limits: ContainerLimits): string[] {
+  return ['--cpus', String(limits.cpus), '--memory', `${limits.memoryMiB}m`, '--memory-swap', `${limits.memoryMiB}m`, '--env', `NODE_OPTIONS=${limits.nodeOptions}`]
+}
+
+/** A container after the run, from `docker inspect` and its memory cgroup. */
+export interface ContainerState {
+  readonly name: string
+  readonly running: boolean
+  readonly restarts: number
+  readonly oomKilled: boolean
+  /** OOM kills the memory cgroup counted (a child process killed while PID 1 lives shows here only). */
+  readonly cgroupOomKills: number
+  /** Peak memory use of the container's cgroup in MiB; undefined when the cgroup was not found. */
+  readonly peakMiB: number | undefined
+  readonly limitMiB: number
+}
+
+/** `{{json .State}}` of `docker inspect`, and its `RestartCount`. */
+export function parseInspect(name: string, stateJson: string, restartCount: string): Pick<ContainerState, 'name' | 'running' | 'restarts' | 'oomKilled'> {
+  const state = JSON.parse(stateJson) as { Running?: boolean; OOMKilled?: boolean; Restarting?: boolean }
+  if (!/^\d+$/.test(restartCount.trim())) throw new Error(`${name}: docker inspect gave no restart count (${JSON.stringify(restartCount)})`)
+  return { name, running: state.Running === true && state.Restarting !== true, restarts: Number(restartCount.trim()), oomKilled: state.OOMKilled === true }
+}
+
+/** `oom_kill N` from cgroup v1's memory.oom_control or v2's memory.events; 0 when absent. */
+export function parseOomKills(text: string): number {
+  const match = /^oom_kill (\d+)$/m.exec(text)
+  return match === null ? 0 : Number(match[1])
+}
+
+/** The load the gateway served. */
+export interface Throughput {
+  readonly ok: number
+  readonly non2xx: number
+  readonly errors: number
+  readonly seconds: number
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+}
+
+export interface Verdict {
+  /** Reasons the check fails: an OOM kill, a restart, a container gone, a failed request. */
+  readonly failures: string[]
+  /** Whether the gateway reached GATEWAY_TARGET_RPS (reported, not failed: it needs a quiet machine). */
+  readonly target: 'PASS' | 'MISS'
+}
+
+export function verdict(states: readonly ContainerState[], load: Throughput, gatewayReplicas: number): Verdict {
+  const failures: string[] = []
+  for (const state of states) {
+    if (state.oomKilled || state.cgroupOomKills > 0) failures.push(`${state.name} was OOM-killed`)
+    if (state.restarts > 0) failures.push(`${state.name} restarted ${state.restarts} time(s)`)
+    if (!state.running) failures.push(`${state.name} is no longer running`)
+  }
+  if (load.non2xx > 0) failures.push(`${load.non2xx} request(s) answered 4xx/5xx`)
+  if (load.errors > 0) failures.push(`${load.errors} request(s) failed on the socket (connect, read, write or timeout)`)
+  if (load.ok === 0) failures.push('no request succeeded')
+  return { failures, target: load.rps / gatewayReplicas >= GATEWAY_TARGET_RPS ? 'PASS' : 'MISS' }
+}
