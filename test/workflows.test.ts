@@ -213,7 +213,7 @@ describe('pull requests', () => {
     expect(pr.on).toHaveProperty('pull_request')
     expect(pr.jobs.checks!.uses).toBe('./.github/workflows/checks.yml')
     const checks = workflow('checks.yml').jobs.checks!.steps!.map((step) => step.run ?? '')
-    expect(checks.filter((run) => run !== '')).toEqual(['bash scripts/ci/install-system.sh', 'npm ci --no-audit --no-fund', 'npm run typecheck', 'npm run lint', 'npm run lint:workflows', 'npm run test:unit'])
+    expect(checks.filter((run) => run !== '')).toEqual(['bash scripts/ci/install-system.sh', 'npm ci --no-audit --no-fund', 'npm run typecheck', 'npm run lint', 'npm run lint:workflows', 'npm run test:unit', 'npm run test:integration'])
     for (const id of ['preview-dev', 'preview-prod']) {
       const job = pr.jobs[id]!
       expect(needsOf(job), id).toEqual(['checks'])

@@ -82,10 +82,10 @@ export function summarizeProfile(cpuProfile: unknown, top = 20): ProfileSummary 
 
 const AREAS: readonly (readonly [string, RegExp])[] = [
   ['tracing (OpenTelemetry: spans, context, export)', /^(@opentelemetry\/|@fastify\/otel$|node:async_local_storage$|node:async_context_frame$|node:diagnostics_channel$)/],
-  ['logging (pino, ECS format, stdout writes)', /^(pino|sonic-boom|@elastic\/|node:fs$|gateway\/plugins\/access-log)/],
+  ['logging (pino, ECS format, stdout writes)', /^(pino|sonic-boom|@elastic\/|node:fs$|kit\/plugins\/access-log)/],
   ['upstream client (undici, balancer, proxy handler)', /^(undici$|kit\/upstream\/|gateway\/plugins\/proxy)/],
-  ['metrics (prom-client)', /^(prom-client$|kit\/metrics)/],
-  ['protection (rate limit, load shedding, headers)', /^(@fastify\/rate-limit$|@fastify\/under-pressure$|toad-cache$|gateway\/plugins\/security-headers)/],
+  ['metrics (prom-client)', /^(prom-client$|kit\/plugins\/metrics)/],
+  ['protection (rate limit, load shedding, headers)', /^(@fastify\/rate-limit$|@fastify\/under-pressure$|toad-cache$|kit\/plugins\/load-shedding|gateway\/plugins\/security-headers)/],
   ['garbage collection', /^\(garbage collector\)$/],
   ['Fastify and Node HTTP/socket I/O', /^(fastify$|find-my-way$|avvio$|fastify-plugin$|@fastify\/|light-my-request$|node:|kit\/)/],
 ]

@@ -1,4 +1,4 @@
-// The metric contract of the services (services/kit/src/metrics.ts and upstream/metrics.ts),
+// The metric contract of the services (services/kit/src/plugins/metrics.ts and upstream/metrics.ts),
 // written down once so the alert rules and the dashboards cannot drift apart.
 
 /** The app services, by the name they register in Consul and carry as the `service` label. */

@@ -1,6 +1,12 @@
+// The kit's public surface: services import from `@platform/kit` only (README.md).
+
+// Building and running a service.
+export { createService, type App, type BuildOptions, type ServiceConfig, type ServiceOptions } from './service.ts'
+export { main, runService, type RunOptions } from './server.ts'
+
+// Library modules.
 export { ConfigError, databaseEnv, loadConfig, portEnv, serviceEnv, upstreamEnv, urlList, type DatabaseEnv, type ServiceEnv } from './config.ts'
 export {
-  default as databasePlugin,
   migrate,
   openDatabase,
   sampleRows,
@@ -12,16 +18,9 @@ export {
   type Queryable,
   type QueryResult,
 } from './database.ts'
-export { type Discovery } from './discovery-plugin.ts'
 export { ConsulClient, instanceId, staticResolver, type Registration, type Resolver, type ServiceInstance } from './discovery/index.ts'
 export { answerNoRoute, describeValidation, ErrorBody, HttpError } from './errors.ts'
-export { type Health, type ReadinessCheck } from './health.ts'
 export { loggerOptions, requestId } from './logger.ts'
-export { PrintableText } from './text.ts'
-export { LATENCY_BUCKETS } from './metrics.ts'
-export { main, runService, type RunOptions } from './server.ts'
-export { createService, type App, type BuildOptions, type ServiceConfig, type ServiceOptions } from './service.ts'
-export { hopByHop, Upstream, UpstreamUnavailableError, type UpstreamRequest, type UpstreamResponse } from './upstream/index.ts'
 export {
   addCommonResponses,
   COMMON_HEADERS,
@@ -29,6 +28,14 @@ export {
   errorResponse,
   type CommonResponses,
   type OpenApiDocument,
-  type OpenApiOptions,
   type Operation,
 } from './openapi.ts'
+export { PrintableText } from './text.ts'
+export { hopByHop, Upstream, UpstreamUnavailableError, type UpstreamRequest, type UpstreamResponse } from './upstream/index.ts'
+
+// Plugins: createService registers all but the database, which a data service registers itself.
+export { default as databasePlugin } from './plugins/database.ts'
+export { type Discovery } from './plugins/discovery.ts'
+export { type Health, type ReadinessCheck } from './plugins/health.ts'
+export { LATENCY_BUCKETS } from './plugins/metrics.ts'
+export { type OpenApiOptions } from './plugins/openapi.ts'

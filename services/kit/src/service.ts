@@ -5,15 +5,16 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type HookHandlerDoneFunction } from 'fastify'
 import { urlList, type ServiceEnv } from './config.ts'
 import type { Database } from './database.ts'
-import discovery, { type StaticList } from './discovery-plugin.ts'
-import errors, { answerClientError, answerFrameworkError, answerNoRoute, HttpError } from './errors.ts'
-import health from './health.ts'
-import loadShedding from './load-shedding.ts'
-import tracing from './tracing.ts'
-import accessLog from './access-log.ts'
+import { answerClientError, answerFrameworkError, answerNoRoute, HttpError } from './errors.ts'
 import { createLogger, requestId } from './logger.ts'
-import metrics from './metrics.ts'
-import openapi, { type OpenApiOptions } from './openapi.ts'
+import accessLog from './plugins/access-log.ts'
+import discovery, { type StaticList } from './plugins/discovery.ts'
+import errors from './plugins/errors.ts'
+import health from './plugins/health.ts'
+import loadShedding from './plugins/load-shedding.ts'
+import metrics from './plugins/metrics.ts'
+import openapi, { type OpenApiOptions } from './plugins/openapi.ts'
+import tracing from './plugins/tracing.ts'
 
 /** A Fastify instance typed by the TypeBox schemas of its routes. */
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -92,7 +93,7 @@ export function createService(options: ServiceOptions): App {
     genReqId: requestId,
     trustProxy: options.trustProxy ?? false,
     // Fastify's own request lines are off: one line per request at completion instead
-    // (access-log.ts, LOG_REQUESTS).
+    // (plugins/access-log.ts, LOG_REQUESTS).
     logController: new LogController({ requestIdLogLabel: 'http.request.id', disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,

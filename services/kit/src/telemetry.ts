@@ -14,7 +14,7 @@ export const DEFAULT_SAMPLE_RATIO = 0.1
 /**
  * Starts OpenTelemetry tracing when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: a tracer provider with
  * the OTLP/HTTP exporter and W3C trace-context propagation, registered globally. The spans
- * themselves come from the kit: one per request served (tracing.ts) and one per try of an
+ * themselves come from the kit: one per request served (plugins/tracing.ts) and one per try of an
  * upstream call (upstream.ts), so only application traffic is traced (not the Consul client's
  * blocking queries) and no module is patched at load time. The standard variables apply:
  * `OTEL_TRACES_SAMPLER` (+ `_ARG`), `OTEL_BSP_*`, `OTEL_RESOURCE_ATTRIBUTES`.

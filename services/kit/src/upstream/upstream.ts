@@ -15,7 +15,7 @@ export interface UpstreamAttempt {
   readonly retried: boolean
 }
 
-/** One try of an upstream call as tracing sees it (tracing.ts makes a client span of it). */
+/** One try of an upstream call as tracing sees it (plugins/tracing.ts makes a client span of it). */
 export interface TryTrace {
   /** Trace-context headers for this try, flat: name, value, … */
   readonly headers: readonly string[]
@@ -58,7 +58,7 @@ export interface UpstreamOptions {
   /** Idle keep-alive sockets live this long (default 10000); keep it below the server's keepAliveTimeout. */
   readonly keepAliveTimeoutMs?: number
   readonly observer?: UpstreamObserver
-  /** Traces each try of a request that carries a trace context (tracing.ts); none when tracing is off. */
+  /** Traces each try of a request that carries a trace context (plugins/tracing.ts); none when tracing is off. */
   readonly tracer?: TryTracer
 }
 

@@ -1,11 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import { loadConfig, portEnv, serviceEnv } from '../src/config.ts'
-import errors from '../src/errors.ts'
-import health from '../src/health.ts'
-import loadShedding, { type LoadSheddingOptions } from '../src/load-shedding.ts'
-import metrics from '../src/metrics.ts'
-import { createService } from '../src/service.ts'
+import { loadConfig, portEnv, serviceEnv } from '../../src/config.ts'
+import errors from '../../src/plugins/errors.ts'
+import health from '../../src/plugins/health.ts'
+import loadShedding, { type LoadSheddingOptions } from '../../src/plugins/load-shedding.ts'
+import metrics from '../../src/plugins/metrics.ts'
+import { createService } from '../../src/service.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -1,7 +1,7 @@
 import type { Context, Span, Tracer } from '@opentelemetry/api'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { TryTrace, TryTracer } from './upstream/index.ts'
+import type { TryTrace, TryTracer } from '../upstream/index.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,7 +15,7 @@ declare module 'fastify' {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Spans of upstream calls, for the balancer (discovery-plugin.ts); undefined when tracing is off. */
+    /** Spans of upstream calls, for the balancer (plugins/discovery.ts); undefined when tracing is off. */
     tryTracer: TryTracer | undefined
   }
 }
@@ -25,7 +25,7 @@ const UNTRACED = /^\/(health|metrics)(\/|\?|$)/
 
 /**
  * A span per request served: extracted from the caller's `traceparent` (W3C), sampled by the
- * provider's sampler (telemetry.ts), named after the route (`GET /users/:id`) and ended when the
+ * provider's sampler (../telemetry.ts), named after the route (`GET /users/:id`) and ended when the
  * response is. A sampled request's log lines carry `trace.id` and `span.id`, so Kibana and Jaeger
  * meet. Upstream calls get a span per try through `tryTracer`.
  *

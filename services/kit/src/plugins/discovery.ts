@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { ConfigError } from './config.ts'
-import { ConsulClient, staticResolver, type Resolver } from './discovery/index.ts'
-import { Upstream, upstreamMetrics, type UpstreamObserver } from './upstream/index.ts'
+import { ConfigError } from '../config.ts'
+import { ConsulClient, staticResolver, type Resolver } from '../discovery/index.ts'
+import { Upstream, upstreamMetrics, type UpstreamObserver } from '../upstream/index.ts'
 
 export interface Discovery {
   /** The Consul agent client, when `CONSUL_HTTP_ADDR` is configured. */
