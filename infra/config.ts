@@ -93,7 +93,7 @@ export const stackConfigSchemaFor = (catalog: Catalog = CATALOG) => Type.Object(
     services: servicesSchema(catalog),
     images: Type.Object(
       {
-        node: pinnedImage('node:24.19.0-bookworm-slim', SEMVER, 'base image of the three service images (build argument NODE_IMAGE)'),
+        node: pinnedImage('node:24.19.0-bookworm-slim', SEMVER, 'base image of the service images (build argument NODE_IMAGE)'),
         consul: pinnedImage('hashicorp/consul:1.22.1', SEMVER, 'Consul server'),
         traefik: pinnedImage('traefik:v3.7.10', SEMVER, 'Traefik edge proxy'),
         elasticsearch: pinnedImage('docker.elastic.co/elasticsearch/elasticsearch:8.19.13', SEMVER, 'Elasticsearch (same version as Logstash and Kibana)'),
