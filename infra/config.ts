@@ -4,6 +4,7 @@
 import * as pulumi from '@pulumi/pulumi'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { CATALOG, serviceNames, type Catalog } from '../catalog/catalog.ts'
 
 /** A stack configuration problem: one line, no stack trace (a `RunError` prints only its message). */
 export class StackConfigError extends pulumi.RunError {
@@ -67,8 +68,18 @@ const hostPort = (fallback: number, description: string) =>
 /** Keys whose values are credentials: set with `--secret`, never echoed in an error. */
 export const SECRET_KEYS = ['registryPassword'] as const
 
-/** The project namespace's keys. `npm run docs:config` writes them as infra/README.md's table. */
-export const stackConfigSchema = Type.Object(
+/** `services.<name>.replicas` for every service of the catalog, and no other name. */
+const servicesSchema = (catalog: Catalog) =>
+  Type.Object(Object.fromEntries(serviceNames(catalog).map((name) => [name, replicas(name)])) as Record<string, ReturnType<typeof replicas>>, {
+    additionalProperties: false,
+    default: {},
+  })
+
+/**
+ * The project namespace's keys, for the services of `catalog`. `npm run docs:config` writes
+ * them as infra/README.md's table.
+ */
+export const stackConfigSchemaFor = (catalog: Catalog = CATALOG) => Type.Object(
   {
     target: Type.Union([Type.Literal('docker'), Type.Literal('kubernetes')], {
       default: 'docker',
@@ -79,17 +90,10 @@ export const stackConfigSchema = Type.Object(
       { default: 'info', description: 'LOG_LEVEL of the app services' },
     ),
     apiDocs: Type.Boolean({ default: true, description: "the gateway's interactive API reference at /docs (API_DOCS); /openapi.json is always served" }),
-    services: Type.Object(
-      {
-        'user-service': replicas('user-service'),
-        'order-service': replicas('order-service'),
-        gateway: replicas('gateway'),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    services: servicesSchema(catalog),
     images: Type.Object(
       {
-        node: pinnedImage('node:24.19.0-bookworm-slim', SEMVER, 'base image of the three service images (build argument NODE_IMAGE)'),
+        node: pinnedImage('node:24.19.0-bookworm-slim', SEMVER, 'base image of the service images (build argument NODE_IMAGE)'),
         consul: pinnedImage('hashicorp/consul:1.22.1', SEMVER, 'Consul server'),
         traefik: pinnedImage('traefik:v3.7.10', SEMVER, 'Traefik edge proxy'),
         elasticsearch: pinnedImage('docker.elastic.co/elasticsearch/elasticsearch:8.19.13', SEMVER, 'Elasticsearch (same version as Logstash and Kibana)'),
@@ -195,6 +199,9 @@ export const stackConfigSchema = Type.Object(
   { additionalProperties: false },
 )
 
+/** The schema for the repository's catalog. */
+export const stackConfigSchema = stackConfigSchemaFor()
+
 type Schema = Static<typeof stackConfigSchema>
 export type AppServiceReplicas = Schema['services']
 export type ImageConfig = Schema['images']
@@ -243,14 +250,14 @@ interface Described {
   readonly maximum?: number
 }
 
-const properties = stackConfigSchema.properties as unknown as Record<string, Described>
-
 /**
  * Reads the project namespace of the stack configuration (`pulumi.runtime.allConfig()`),
  * validates it and returns it typed with defaults applied. Throws a StackConfigError naming the
- * first bad key; call it before creating any resource.
+ * first bad key; call it before creating any resource. `catalog` says which services take replicas.
  */
-export function loadStackConfig(): StackConfig {
+export function loadStackConfig(catalog: Catalog = CATALOG): StackConfig {
+  const schema = catalog === CATALOG ? stackConfigSchema : stackConfigSchemaFor(catalog)
+  const properties = schema.properties as unknown as Record<string, Described>
   const project = pulumi.getProject()
   const stack = pulumi.getStack()
   const prefix = `${project}:`
@@ -267,9 +274,9 @@ export function loadStackConfig(): StackConfig {
   const coerced = coerceText({ type: 'object', properties }, input)
   // Read before Value.Default fills (and mutates) the input.
   const replicasGiven = servicesWithReplicas(coerced)
-  const value = Value.Default(stackConfigSchema, coerced) as Schema
-  const first = Value.Errors(stackConfigSchema, value)[0]
-  if (first !== undefined) throw new StackConfigError(describeError(prefix, first, value))
+  const value = Value.Default(schema, coerced) as Schema
+  const first = Value.Errors(schema, value)[0]
+  if (first !== undefined) throw new StackConfigError(describeError(prefix, first, value, properties))
   crossChecks(prefix, value)
   applyTargetDefaults(value, replicasGiven)
 
@@ -362,20 +369,20 @@ interface SchemaError {
   readonly params: Record<string, unknown>
 }
 
-function describeError(prefix: string, error: SchemaError, value: unknown): string {
+function describeError(prefix: string, error: SchemaError, value: unknown, properties: Record<string, Described>): string {
   const segments = error.instancePath.split('/').slice(1)
   if (error.keyword === 'additionalProperties' || error.message === 'schema is false') {
     const unknown = error.keyword === 'additionalProperties' ? [...segments, String((error.params.additionalProperties as unknown[])[0])] : segments
-    const parent = schemaAt(unknown.slice(0, -1))
+    const parent = schemaAt(properties, unknown.slice(0, -1))
     const known = Object.keys(parent?.properties ?? {}).join(', ')
     return `${prefix}${unknown.join('.')} is not a configuration key (${unknown.length > 1 ? `${unknown.slice(0, -1).join('.')} takes ` : ''}${known})`
   }
   if (error.keyword === 'required') {
     const missing = [...segments, String((error.params.requiredProperties as unknown[] | undefined)?.[0] ?? '')]
-    const schema = schemaAt(missing)
+    const schema = schemaAt(properties, missing)
     return `${prefix}${missing.join('.')} is required${schema?.description ? ` (${schema.description})` : ''}`
   }
-  const schema = schemaAt(segments)
+  const schema = schemaAt(properties, segments)
   const choices = schema?.anyOf?.map((option) => option.const).filter((choice) => choice !== undefined)
   const problem = choices?.length
     ? `must be one of ${choices.join(', ')}`
@@ -388,7 +395,7 @@ function describeError(prefix: string, error: SchemaError, value: unknown): stri
   return `${prefix}${segments.join('.')}${got}: ${problem}${about}`
 }
 
-function schemaAt(segments: readonly string[]): Described | undefined {
+function schemaAt(properties: Record<string, Described>, segments: readonly string[]): Described | undefined {
   let schema: Described | undefined = { type: 'object', properties }
   for (const segment of segments) schema = schema?.properties?.[segment]
   return schema
@@ -413,7 +420,7 @@ function crossChecks(prefix: string, value: Schema): void {
   }
   const seen = new Map<number, string>()
   // In the schema's order, so the error names the key that was changed, not the default it hit.
-  for (const key of Object.keys(properties.ports?.properties ?? {}) as (keyof HostPorts)[]) {
+  for (const key of Object.keys(stackConfigSchema.properties.ports.properties) as (keyof HostPorts)[]) {
     const port = value.ports[key]
     const other = seen.get(port)
     if (other !== undefined) throw new StackConfigError(`${prefix}ports.${key}=${port}: must differ from ports.${other}, which is also ${port}`)
@@ -456,7 +463,7 @@ export function configTable(): string {
       description: [schema.description ?? '', ...(schema.tableNote === undefined ? [] : [schema.tableNote])].join('; ').replace(/\|/g, '\\|'),
     })
   }
-  walk('', { type: 'object', properties })
+  walk('', { type: 'object', properties: stackConfigSchema.properties as unknown as Record<string, Described> })
   return [
     '| Key | Type | Default | Meaning |',
     '| --- | --- | --- | --- |',

@@ -1,9 +1,9 @@
-// The three service images, built from services/Dockerfile with the repository root as context.
-// Each tag is a hash of what the build reads (the Dockerfile, the manifests, the sources the
-// image copies and the build arguments), so a tag names one content and never moves; an
-// unchanged service keeps its tag and its containers.
+// The service images, one per service of the model, built from services/Dockerfile with the
+// repository root as context. Each tag is a hash of what the build reads (the Dockerfile, the
+// manifests, the sources the image copies and the build arguments), so a tag names one content
+// and never moves; an unchanged service keeps its tag and its containers.
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
@@ -90,7 +90,7 @@ const SHARED_INPUTS = ['services/Dockerfile', '.dockerignore', 'package.json', '
 export function buildInputsHash(repoRoot: string, service: string, buildArgs: Readonly<Record<string, string>>): string {
   const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { workspaces?: string[] }
   const files = new Set<string>(SHARED_INPUTS)
-  for (const workspace of manifest.workspaces ?? []) files.add(`${workspace}/package.json`)
+  for (const workspace of workspaceFolders(repoRoot, manifest.workspaces ?? [])) files.add(`${workspace}/package.json`)
   for (const folder of ['services/kit/src', `services/${service}/src`]) {
     for (const file of listFiles(join(repoRoot, folder))) files.add(relative(repoRoot, file))
   }
@@ -101,6 +101,21 @@ export function buildInputsHash(repoRoot: string, service: string, buildArgs: Re
     hash.update(readFileSync(join(repoRoot, file)))
   }
   return hash.digest('hex').slice(0, 16)
+}
+
+/**
+ * The workspace folders the root manifest names: a folder as written, or every folder with a
+ * package.json for a trailing `/*` (`services/*`), as npm expands it.
+ */
+function workspaceFolders(repoRoot: string, workspaces: readonly string[]): string[] {
+  return workspaces.flatMap((workspace) => {
+    if (!workspace.endsWith('/*')) return [workspace]
+    const parent = workspace.slice(0, -2)
+    return readdirSync(join(repoRoot, parent))
+      .filter((entry) => existsSync(join(repoRoot, parent, entry, 'package.json')))
+      .sort()
+      .map((entry) => `${parent}/${entry}`)
+  })
 }
 
 function listFiles(folder: string): string[] {

@@ -15,12 +15,9 @@ import type { Renderer } from './platform.ts'
 
 const config = loadStackConfig()
 
+// One service per catalog entry (catalog/services.json), with the replicas the stack asks for.
 const services = appServices({
-  replicas: {
-    'user-service': config.services['user-service'].replicas,
-    'order-service': config.services['order-service'].replicas,
-    gateway: config.services.gateway.replicas,
-  },
+  replicas: Object.fromEntries(Object.entries(config.services).map(([name, service]) => [name, service.replicas])),
   logLevel: config.logLevel,
   apiDocs: config.apiDocs,
 })

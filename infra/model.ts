@@ -5,9 +5,13 @@
 // Values that depend on where a service runs are references, resolved by each renderer:
 // a platform endpoint (Consul, the OTLP collector), a secret (a Consul token, a database URL),
 // or the instance's own address.
-import { APP_SERVICES } from './observability/index.ts'
+//
+// Which services exist, their ports, databases and callees come from the catalog
+// (catalog/services.json); this file adds what every service gets the same way.
+import { CATALOG, catalogEntry, type Catalog, type CatalogEntry } from '../catalog/catalog.ts'
 
-export type AppServiceName = (typeof APP_SERVICES)[number]
+/** A service of the catalog: its folder under services/. */
+export type AppServiceName = string
 
 /** Secrets an app service may need; each renderer supplies them from its own secret store. */
 export type SecretName = 'consul-token' | 'database-url'
@@ -85,6 +89,7 @@ export interface AppService {
 }
 
 export interface ModelSettings {
+  /** Instances of every service of the catalog. */
   readonly replicas: Readonly<Record<AppServiceName, number>>
   readonly logLevel: string
   /** The gateway's /docs page (default on). */
@@ -94,10 +99,10 @@ export interface ModelSettings {
 const DRAIN_DELAY_MS = 5000
 /**
  * Everything at the edge goes to the gateway but its operational paths: metrics and probes are
- * for Prometheus, Consul and the kubelet, which call each instance directly. The gateway's own
- * default ROUTER_RULE is this rule (a test keeps them equal).
+ * for Prometheus, Consul and the kubelet, which call each instance directly. The catalog holds
+ * it; the gateway's own default ROUTER_RULE is this rule (a test keeps them equal).
  */
-export const GATEWAY_ROUTER_RULE = 'PathPrefix(`/`) && !PathPrefix(`/metrics`) && !PathPrefix(`/health`)'
+export const GATEWAY_ROUTER_RULE: string = catalogEntry('gateway').routerRule ?? ''
 const SHUTDOWN_TIMEOUT_MS = 25_000
 
 /** Variables of a service's environment read by Node itself, not by the service's config. */
@@ -108,10 +113,16 @@ const RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '
 
 const probe = (path: string, failureThreshold: number): HttpProbe => ({ path, periodSeconds: 5, timeoutSeconds: 3, failureThreshold })
 
-/** The platform's app services, in start order. */
-export function appServices(settings: ModelSettings): AppService[] {
-  const common = (port: number): Record<string, EnvSource> => ({
-    PORT: value(String(port)),
+/** The platform's app services, in start order: one per catalog entry. */
+export function appServices(settings: ModelSettings, catalog: Catalog = CATALOG): AppService[] {
+  return catalog.map((entry) => appService(entry, settings))
+}
+
+function appService(entry: CatalogEntry, settings: ModelSettings): AppService {
+  const replicas = settings.replicas[entry.name]
+  if (replicas === undefined) throw new Error(`appServices: no replica count for ${entry.name} (settings.replicas has ${Object.keys(settings.replicas).join(', ')})`)
+  const env: Record<string, EnvSource> = {
+    PORT: value(String(entry.port)),
     LOG_LEVEL: value(settings.logLevel),
     SERVICE_ADDRESS: { kind: 'instance-address' },
     CONSUL_HTTP_ADDR: { kind: 'endpoint', endpoint: 'consul-http' },
@@ -120,17 +131,29 @@ export function appServices(settings: ModelSettings): AppService[] {
     DRAIN_DELAY_MS: value(String(DRAIN_DELAY_MS)),
     SHUTDOWN_TIMEOUT_MS: value(String(SHUTDOWN_TIMEOUT_MS)),
     NODE_OPTIONS: value(nodeOptions(mebibytes(RESOURCES.limits.memory))),
-  })
-  const base = (name: AppServiceName, port: number) => ({
-    name,
-    port,
-    replicas: settings.replicas[name],
+    ...(entry.database === undefined ? {} : { DATABASE_URL: { kind: 'secret', secret: 'database-url' } }),
+    ...(entry.routerRule === undefined
+      ? {}
+      : {
+          // Behind Traefik: X-Forwarded-For carries the client, so rate limiting keys on it.
+          TRUST_PROXY: value('true'),
+          ROUTER_RULE: value(entry.routerRule),
+          API_DOCS: value(String(settings.apiDocs ?? true)),
+        }),
+  }
+  return {
+    name: entry.name,
+    port: entry.port,
+    replicas,
+    env,
     probes: {
       liveness: probe('/health/live', 3),
       readiness: probe('/health/ready', 3),
       // Migrations run at start under an advisory lock: allow a minute.
       startup: probe('/health/ready', 12),
     },
+    // Its database and the services it calls must be up before it can become ready.
+    dependsOn: [...(entry.database === undefined ? [] : ['database' as const]), 'discovery', 'tracing', 'logging', ...entry.calls],
     resources: RESOURCES,
     shutdown: {
       drainDelayMs: DRAIN_DELAY_MS,
@@ -141,33 +164,9 @@ export function appServices(settings: ModelSettings): AppService[] {
     metricsPath: '/metrics',
     // Node and its libraries (undici, the OpenTelemetry exporter) write temporary files only here.
     scratchPaths: ['/tmp'],
-  })
-  return [
-    {
-      ...base('user-service', 3001),
-      env: { ...common(3001), DATABASE_URL: { kind: 'secret', secret: 'database-url' } },
-      dependsOn: ['database', 'discovery', 'tracing', 'logging'],
-      database: { name: 'users', role: 'user_service' },
-    },
-    {
-      ...base('order-service', 3002),
-      env: { ...common(3002), DATABASE_URL: { kind: 'secret', secret: 'database-url' } },
-      dependsOn: ['database', 'discovery', 'tracing', 'logging', 'user-service'],
-      database: { name: 'orders', role: 'order_service' },
-    },
-    {
-      ...base('gateway', 3000),
-      env: {
-        ...common(3000),
-        // Behind Traefik: X-Forwarded-For carries the client, so rate limiting keys on it.
-        TRUST_PROXY: value('true'),
-        ROUTER_RULE: value(GATEWAY_ROUTER_RULE),
-        API_DOCS: value(String(settings.apiDocs ?? true)),
-      },
-      dependsOn: ['discovery', 'tracing', 'logging', 'user-service', 'order-service'],
-      ingress: { routerRule: GATEWAY_ROUTER_RULE },
-    },
-  ]
+    ...(entry.database === undefined ? {} : { database: { ...entry.database } }),
+    ...(entry.routerRule === undefined ? {} : { ingress: { routerRule: entry.routerRule } }),
+  }
 }
 
 function value(text: string): EnvSource {

@@ -1,9 +1,7 @@
 // The README's configuration table, generated from the services' own environment schemas so
 // the documentation cannot drift from what the services validate. `npm run docs:env` rewrites
 // it in README.md; a test fails when README.md no longer matches.
-import { configProperties as gatewayEnv } from '../services/gateway/src/config.ts'
-import { configProperties as orderEnv } from '../services/order-service/src/config.ts'
-import { configProperties as userEnv } from '../services/user-service/src/config.ts'
+import { edgeServices, serviceNames } from '../catalog/catalog.ts'
 import { generatedSection, writeGeneratedSection } from './lib/generated-section.ts'
 
 interface Described {
@@ -11,13 +9,14 @@ interface Described {
   readonly description?: string
 }
 
-const services = (
-  [
-    ['gateway', gatewayEnv],
-    ['user-service', userEnv],
-    ['order-service', orderEnv],
-  ] as const
-).map(([name, env]): [string, Record<string, Described>] => [name, env as Record<string, Described>])
+/** Every service of the catalog, the edge first: each one's own schema, from its folder. */
+const names = [...new Set([...edgeServices().map((service) => service.name), ...serviceNames()])]
+const services = await Promise.all(
+  names.map(async (name): Promise<[string, Record<string, Described>]> => {
+    const { configProperties } = (await import(`../services/${name}/src/config.ts`)) as { configProperties: Record<string, Described> }
+    return [name, configProperties]
+  }),
+)
 
 /** Inline code that survives backticks inside the value. */
 const code = (value: string) => (value.includes('`') ? `\`\` ${value} \`\`` : `\`${value}\``)

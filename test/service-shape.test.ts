@@ -2,6 +2,7 @@
 // copy of a small template: this keeps them from drifting apart again.
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
+import { catalogEntry, serviceNames as catalogNames, upstreamUrlsVariable } from '../catalog/catalog.ts'
 
 const servicesDir = new URL('../services/', import.meta.url)
 const LIBRARIES = ['kit']
@@ -19,8 +20,26 @@ const source = (name: string, path: string) => readFile(new URL(`${name}/src/${p
 const isDirectory = async (name: string, path: string) => (await stat(new URL(`${name}/src/${path}`, servicesDir))).isDirectory()
 
 describe('service shape', () => {
-  it('finds the three services beside the kit', () => {
-    expect(names).toEqual(['gateway', 'order-service', 'user-service'])
+  it('finds exactly the services of the catalog beside the kit', () => {
+    expect(names).toEqual(catalogNames().sort())
+  })
+
+  it.each(names)('%s listens by default on its catalog port', async (name) => {
+    const { readConfig } = (await import(`../services/${name}/src/config.ts`)) as { readConfig: (env: NodeJS.ProcessEnv) => { PORT: number } }
+
+    expect(readConfig({}).PORT).toBe(catalogEntry(name).port)
+  })
+
+  it.each(names)('%s reads a static instance list for each service the catalog says it calls, and for no other', async (name) => {
+    const { configProperties } = (await import(`../services/${name}/src/config.ts`)) as { configProperties: object }
+
+    expect(Object.keys(configProperties).filter((key) => key.endsWith('_URLS')).sort()).toEqual(catalogEntry(name).calls.map(upstreamUrlsVariable).sort())
+  })
+
+  it.each(names)('%s owns a database in the catalog exactly when its config reads DATABASE_URL', async (name) => {
+    const { configProperties } = (await import(`../services/${name}/src/config.ts`)) as { configProperties: object }
+
+    expect(catalogEntry(name).database !== undefined).toBe('DATABASE_URL' in configProperties)
   })
 
   it.each(names)('%s has app.ts, config.ts, server.ts, routes/ and schemas/ in src', async (name) => {

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
 import { afterAll, describe, expect, it } from 'vitest'
+import { serviceNames } from '../catalog/catalog.ts'
 import { DEFAULT_IMAGES } from '../infra/config.ts'
 import { appServices } from '../infra/model.ts'
 import { formatFinding, lintWorkflows, workflowFiles } from '../scripts/ci/lint-workflows.ts'
@@ -53,7 +54,9 @@ interface Job {
   with?: Record<string, unknown>
   secrets?: unknown
   steps?: Step[]
-  strategy?: { matrix?: { include?: Record<string, unknown>[] } }
+  outputs?: Record<string, string>
+  /** `include` is a list, or an expression that gives one (`fromJSON` of a job output). */
+  strategy?: { matrix?: { include?: Record<string, unknown>[] | string } }
 }
 interface Workflow {
   file: string
@@ -231,7 +234,7 @@ describe('pull requests', () => {
     expect(imageSteps.map((step) => step.env!.BASE_IMAGE)).toEqual([DEFAULT_IMAGES.node, DEFAULT_IMAGES.node])
     // Both pipelines depend on the whole reusable workflow, so a failed job there blocks them.
     expect(workflow('main.yml').jobs.checks!.uses).toBe('./.github/workflows/checks.yml')
-    expect(needsOf(workflow('main.yml').jobs.images!)).toEqual(['checks'])
+    expect(needsOf(workflow('main.yml').jobs.images!)).toEqual(['checks', 'catalog'])
   })
 
   it('post each preview as a PR comment, with the policy pack enforced', () => {
@@ -249,12 +252,29 @@ describe('pull requests', () => {
 describe('main', () => {
   const main = workflow('main.yml')
 
+  it('builds the image matrix from the catalog: the step gives exactly the services and ports of the model', () => {
+    const catalog = main.jobs.catalog!
+    const step = catalog.steps!.find((candidate) => candidate.id === 'matrix')!
+    expect(catalog.outputs).toEqual({ images: '${{ steps.matrix.outputs.images }}' })
+    expect(main.jobs.images!.strategy!.matrix!.include).toBe('${{ fromJSON(needs.catalog.outputs.images) }}')
+    const dir = mkdtempSync(join(tmpdir(), 'workflow-output-'))
+    try {
+      const output = join(dir, 'output')
+      writeFileSync(output, '')
+      const run = spawnSync('bash', ['-e', '-c', step.run!], { cwd: ROOT, env: { PATH: process.env.PATH, GITHUB_OUTPUT: output }, encoding: 'utf8' })
+      expect(run.status, run.stderr).toBe(0)
+      const line = readFileSync(output, 'utf8').split('\n').find((candidate) => candidate.startsWith('images='))!
+      const model = appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' })
+      expect(JSON.parse(line.slice('images='.length))).toEqual(model.map((service) => ({ service: service.name, port: service.port })))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('builds and pushes each service image tagged with the commit SHA, from the Dockerfile the stacks build', () => {
     const images = main.jobs.images!
     expect(main.on).toEqual({ push: { branches: ['main'] } })
-    expect(needsOf(images)).toEqual(['checks'])
-    const model = appServices({ replicas: { 'user-service': 1, 'order-service': 1, gateway: 1 }, logLevel: 'info' })
-    expect(images.strategy!.matrix!.include).toEqual(model.map((service) => ({ service: service.name, port: service.port })))
+    expect(needsOf(images)).toEqual(['checks', 'catalog'])
     const build = images.steps!.find((step) => step.run?.includes('docker build') === true)!
     expect(build.run).toMatch(/image="ghcr\.io\/\$\{GITHUB_REPOSITORY,,\}\/\$SERVICE:\$GITHUB_SHA"/)
     expect(build.run).toMatch(/--file services\/Dockerfile/)

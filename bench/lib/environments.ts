@@ -1,3 +1,4 @@
+import { catalogEntry, serviceNames, upstreamUrlsVariable } from '../../catalog/catalog.ts'
 import { appServices, type AppServiceName } from '../../infra/model.ts'
 import type { Settings } from './settings.ts'
 
@@ -7,7 +8,7 @@ import type { Settings } from './settings.ts'
  * reference gets the gateway's, for an even comparison.
  */
 export function runtimeEnv(service: AppServiceName): { NODE_OPTIONS: string } {
-  const model = appServices({ replicas: { 'user-service': 1, 'order-service': 1, gateway: 1 }, logLevel: 'info' })
+  const model = appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' })
   const options = model.find((candidate) => candidate.name === service)?.env.NODE_OPTIONS
   if (options?.kind !== 'value') throw new Error(`the service model gives ${service} no NODE_OPTIONS`)
   return { NODE_OPTIONS: options.value }
@@ -24,8 +25,11 @@ export function userServiceEnv(settings: Pick<Settings, 'userEnv'>, databaseUrl?
 
 export interface GatewayEnvOptions {
   readonly upstreamUrl: string
-  /** Where nothing listens: ORDER_SERVICE_URLS is required at boot (the /orders proxy) and never called. */
-  readonly noOrderServiceUrl: string
+  /**
+   * Where nothing listens: the `*_URLS` of the gateway's other upstreams (the /orders proxy's),
+   * required at boot and never called.
+   */
+  readonly unusedUpstreamUrl: string
   /** The OTLP sink, or undefined for a gateway without tracing. */
   readonly otlpUrl: string | undefined
 }
@@ -38,8 +42,8 @@ export interface GatewayEnvOptions {
 export function gatewayEnv(settings: Pick<Settings, 'logging' | 'gatewayEnv'>, options: GatewayEnvOptions): Record<string, string> {
   return {
     ...runtimeEnv('gateway'),
+    ...Object.fromEntries(catalogEntry('gateway').calls.map((callee) => [upstreamUrlsVariable(callee), options.unusedUpstreamUrl])),
     USER_SERVICE_URLS: options.upstreamUrl,
-    ORDER_SERVICE_URLS: options.noOrderServiceUrl,
     // The default 6,000/min per client IP would turn the run into 429s.
     RATE_LIMIT_MAX: '1000000000',
     ...(options.otlpUrl === undefined ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: options.otlpUrl }),

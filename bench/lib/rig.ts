@@ -90,7 +90,7 @@ export async function startRig(settings: Settings, log: (line: string) => void):
     const upstreams: Record<UpstreamKind, Server> = { postgres: onPostgres, pglite: onPglite, light }
 
     log(`starting the proxies (${settings.starts} timed starts of the gateway and reply-from in front of PostgreSQL)…`)
-    const noOrderServiceUrl = `http://127.0.0.1:${await freePort()}`
+    const unusedUpstreamUrl = `http://127.0.0.1:${await freePort()}`
     for (const proxy of PROXIES) {
       const upstreamUrl = upstreams[proxy.upstream].url
       // The start-to-ready target compares these two; every other proxy starts once.
@@ -98,7 +98,7 @@ export async function startRig(settings: Settings, log: (line: string) => void):
       const label = scenarioLabel(proxy)
       if (proxy.proxy === 'gateway' || proxy.proxy === 'gateway-untraced') {
         const otlpUrl = proxy.proxy === 'gateway' && settings.tracing ? sinkUrl : undefined
-        const env = gatewayEnv(settings, { upstreamUrl, noOrderServiceUrl, otlpUrl })
+        const env = gatewayEnv(settings, { upstreamUrl, unusedUpstreamUrl, otlpUrl })
         await timed(proxy.id, count, () => fleet.platform(label, 'gateway', env))
       } else if (proxy.proxy === 'reply-from') {
         const env = { ...runtimeEnv('gateway'), UPSTREAM_URL: upstreamUrl, ACCESS_LOG: String(settings.logging === 'production') }

@@ -5,7 +5,7 @@ import { gatewayEnv, runtimeEnv, userServiceEnv } from '../lib/environments.ts'
 // Every app container's limit in the stacks: 256Mi.
 const NODE_OPTIONS = nodeOptions(256)
 
-const urls = { upstreamUrl: 'http://127.0.0.1:3001', noOrderServiceUrl: 'http://127.0.0.1:9', otlpUrl: 'http://127.0.0.1:4318' }
+const urls = { upstreamUrl: 'http://127.0.0.1:3001', unusedUpstreamUrl: 'http://127.0.0.1:9', otlpUrl: 'http://127.0.0.1:4318' }
 const production = { logging: 'production', gatewayEnv: {} } as const
 
 describe('gatewayEnv', () => {

@@ -10,7 +10,7 @@ import { componentLabels, namedVolume, platformContainer } from './container.ts'
 
 /** Something that talks to Consul with its own token. */
 export interface ConsulClient {
-  /** Token key, e.g. `order-service` or `traefik`. */
+  /** Token key: an app service's name, or `traefik`. */
   readonly name: string
   /** ACL rules (HCL). */
   readonly rules: string

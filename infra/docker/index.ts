@@ -68,6 +68,7 @@ export function deployDocker({ config, services, images }: RenderInput): Platfor
     traefikMetrics: edge.metricsTarget,
     elasticsearch: { url: logging.elasticsearchInternalUrl, user: LOGS_READER_USER, password: logging.logsReaderPassword },
     jaegerUrl: tracing.queryUrl,
+    services: services.map((service) => service.name),
   })
 
   new AppServices('apps', {

@@ -5,7 +5,6 @@
 import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
 import {
-  APP_SERVICES,
   RULES_FILE,
   alertRules,
   dashboards,
@@ -31,6 +30,8 @@ export interface MonitoringArgs {
   readonly elasticsearch: { readonly url: string; readonly user: string; readonly password: pulumi.Input<string> }
   /** Jaeger's query service inside the network, e.g. `http://jaeger:16686`. */
   readonly jaegerUrl: string
+  /** The app services' Consul names: scraped, alerted on and given dashboard rows. */
+  readonly services: readonly string[]
   /** Default `15s`. */
   readonly scrapeInterval?: string
 }
@@ -59,7 +60,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
     const config = prometheusConfig({
       scrapeInterval,
-      consul: { server: args.consul, tokenFile: CONSUL_TOKEN_FILE, services: APP_SERVICES },
+      consul: { server: args.consul, tokenFile: CONSUL_TOKEN_FILE, services: args.services },
       traefik: args.traefikMetrics,
       externalLabels: { stack: args.stack },
     })
@@ -76,7 +77,7 @@ export class Monitoring extends pulumi.ComponentResource {
         volumes: [{ volume: prometheusData, containerPath: '/prometheus' }],
         files: [
           { path: `${PROMETHEUS_DIR}/prometheus.yml`, content: toYaml(config) },
-          { path: `${PROMETHEUS_DIR}/${RULES_FILE}`, content: toYaml(alertRules()) },
+          { path: `${PROMETHEUS_DIR}/${RULES_FILE}`, content: toYaml(alertRules({ services: args.services })) },
           // Prometheus runs as nobody: the file must be world-readable inside the container.
           { path: CONSUL_TOKEN_FILE, content: pulumi.secret(args.consulToken) },
         ],
@@ -96,6 +97,7 @@ export class Monitoring extends pulumi.ComponentResource {
       elasticsearch: { url: args.elasticsearch.url, user: args.elasticsearch.user, passwordEnvVar: 'LOGS_READER_PASSWORD' },
       jaegerUrl: args.jaegerUrl,
       dashboardsPath: GRAFANA_DASHBOARDS,
+      services: args.services,
     })
     const grafanaData = namedVolume(`${name}-grafana-data`, `${args.namePrefix}-grafana-data`, child)
     const grafanaUrl = `http://127.0.0.1:${args.hostPorts.grafana}`
@@ -136,7 +138,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
     this.prometheusUrl = pulumi.output(`http://127.0.0.1:${args.hostPorts.prometheus}`)
     this.grafanaUrl = pulumi.output(grafanaUrl)
-    this.dashboardUrls = pulumi.output(Object.fromEntries(dashboards().map((dashboard) => [dashboard.title, `${grafanaUrl}/d/${dashboard.uid}`])))
+    this.dashboardUrls = pulumi.output(Object.fromEntries(dashboards(args.services).map((dashboard) => [dashboard.title, `${grafanaUrl}/d/${dashboard.uid}`])))
     this.registerOutputs({ prometheusUrl: this.prometheusUrl, grafanaUrl: this.grafanaUrl, dashboardUrls: this.dashboardUrls })
   }
 }

@@ -3,8 +3,8 @@
 //
 // The app services keep registering themselves, as in dev: each pod talks to the client agent
 // on its own node (`https://$(HOST_IP):8501`, the agent's host port), which runs the HTTP check
-// on /health/ready and drops the instance the moment it deregisters while draining. The gateway
-// and order-service keep discovering through `/v1/health/service/<name>?passing`. Catalog sync
+// on /health/ready and drops the instance the moment it deregisters while draining. The services
+// that call others keep discovering through `/v1/health/service/<name>?passing`. Catalog sync
 // (Kubernetes Services → Consul) is off: the services register whenever CONSUL_HTTP_ADDR is set,
 // so a synced copy of their Services would list every pod twice, with Kubernetes readiness instead
 // of the Consul check and the sync loop's delay on the way out. The app Services say so with the

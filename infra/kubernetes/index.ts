@@ -64,6 +64,7 @@ export function deployKubernetes({ config, services, images }: RenderInput): Pla
       jaegerUrl: tracing.queryUrl,
       grafanaLocalPort: config.ports.grafana,
       grafanaVersion: imageVersion(config.images.grafana),
+      services: services.map((service) => service.name),
       after: [logging],
       ...storageClass,
     },

@@ -73,6 +73,8 @@ export interface MonitoringArgs {
   /** Resources that must exist before Grafana starts (the logs reader's Secret). */
   readonly after: readonly pulumi.Resource[]
   readonly storageClass?: string
+  /** The app services with a row in the dashboards. */
+  readonly services: readonly string[]
   /** Default `15s`. */
   readonly scrapeInterval?: string
 }
@@ -124,6 +126,7 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
         scrapeInterval,
         elasticsearch: { url: args.elasticsearchUrl, user: LOGS_READER_USER, passwordEnvVar: 'LOGS_READER_PASSWORD', caCertFile: `${ES_CA_MOUNT}/ca.crt` },
         jaegerUrl,
+        services: args.services,
       }),
     )
     const datasources = new k8s.core.v1.Secret(
@@ -134,7 +137,7 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
       },
       child,
     )
-    const dashboardMaps = dashboards().map(
+    const dashboardMaps = dashboards(args.services).map(
       (dashboard) =>
         new k8s.core.v1.ConfigMap(
           `${name}-dashboard-${dashboard.uid}`,
@@ -209,7 +212,7 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
     this.grafana = { namespace: ns, service: GRAFANA_NAME, port: 80, scheme: 'http' }
     this.prometheus = { namespace: ns, service: `${FULLNAME}-prometheus`, port: 9090, scheme: 'http' }
     this.alertmanager = { namespace: ns, service: `${FULLNAME}-alertmanager`, port: 9093, scheme: 'http' }
-    this.dashboardPaths = Object.fromEntries(dashboards().map((dashboard) => [dashboard.title, `/d/${dashboard.uid}`]))
+    this.dashboardPaths = Object.fromEntries(dashboards(args.services).map((dashboard) => [dashboard.title, `/d/${dashboard.uid}`]))
     this.registerOutputs({})
   }
 }

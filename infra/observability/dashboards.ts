@@ -25,7 +25,7 @@ import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus'
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries'
 import * as units from '@grafana/grafana-foundation-sdk/units'
 import { PROMETHEUS_DATASOURCE } from './datasources.ts'
-import { APP_ROUTES } from './metrics.ts'
+import { APP_ROUTES, APP_SERVICES } from './metrics.ts'
 
 export interface GeneratedDashboard {
   readonly uid: string
@@ -69,9 +69,12 @@ interface TimeseriesSpec {
   readonly queries: readonly Query[]
 }
 
-/** Every dashboard of the platform, ready to be written to the provisioned folder. */
-export function dashboards(): GeneratedDashboard[] {
-  return [servicesOverview(), gatewayUpstreams(), nodejsRuntime(), databasePool()].map((builder) => {
+/**
+ * Every dashboard of the platform, ready to be written to the provisioned folder. `services`
+ * (default: the catalog's) get a row each in the services overview.
+ */
+export function dashboards(services: readonly string[] = APP_SERVICES): GeneratedDashboard[] {
+  return [servicesOverview(services), gatewayUpstreams(), nodejsRuntime(), databasePool()].map((builder) => {
     const json = builder.build()
     return { uid: json.uid ?? '', title: json.title ?? '', json }
   })
@@ -111,7 +114,7 @@ export function interpolateQuery(expr: string, options: InterpolateOptions = {})
     .replace(/\$\{?(\w+)\}?/g, (_match, name: string) => options.variables?.[name] ?? ALL_VALUE)
 }
 
-function servicesOverview(): DashboardBuilder {
+function servicesOverview(services: readonly string[]): DashboardBuilder {
   const id = panelIds()
   const requests = (extra = '') => `http_request_duration_seconds_count{service=~"$service",${APP_ROUTES}${extra}}`
   const buckets = `http_request_duration_seconds_bucket{service=~"$service",${APP_ROUTES}}`
@@ -119,7 +122,7 @@ function servicesOverview(): DashboardBuilder {
   const errorRatio = (by: string) => `${rate(requests(',status_code=~"5.."'), by)}\n/\n${rate(requests(), by)}`
   const quantile = (q: number, by: string) => `histogram_quantile(${q}, ${rate(buckets, `${by}, le`)})`
 
-  return dashboard(DASHBOARD_UIDS.servicesOverview, 'Services overview')
+  const overview = dashboard(DASHBOARD_UIDS.servicesOverview, 'Services overview')
     .description('Traffic, errors and latency of the app services, from http_request_duration_seconds. Probe and scrape routes are left out, as in the alerts.')
     .withVariable(labelVariable('service', 'Service', 'http_request_duration_seconds_count', 'service'))
     .withRow(row(id(), 'Per service'))
@@ -197,6 +200,8 @@ function servicesOverview(): DashboardBuilder {
         ],
       }),
     )
+
+  return serviceRows(overview, id, services)
 }
 
 function gatewayUpstreams(): DashboardBuilder {
@@ -208,7 +213,7 @@ function gatewayUpstreams(): DashboardBuilder {
 
   return dashboard(DASHBOARD_UIDS.gatewayUpstreams, 'Gateway upstreams')
     .description(
-      'How the gateway (and order-service, which calls user-service) reach their upstreams: outcomes, retries, ejections, balancer state and latency. `service` is the caller, `upstream` the service called.',
+      'How the services that call others (the gateway first of all) reach their upstreams: outcomes, retries, ejections, balancer state and latency. `service` is the caller, `upstream` the service called.',
     )
     .withVariable(labelVariable('service', 'Caller', 'upstream_requests_total', 'service'))
     .withVariable(labelVariable('upstream', 'Upstream', 'upstream_requests_total', 'upstream'))
@@ -279,6 +284,52 @@ function gatewayUpstreams(): DashboardBuilder {
         ],
       }),
     )
+}
+
+/**
+ * One row per app service, in catalog order, fixed to that service whatever `$service` says:
+ * its instances reporting, its traffic by route and its p99 by route, so a new service shows up
+ * here without an edit. They select on the services' own `service` label, like the alerts.
+ */
+function serviceRows(builder: DashboardBuilder, id: () => number, services: readonly string[]): DashboardBuilder {
+  for (const service of services) {
+    const requests = `http_request_duration_seconds_count{service="${service}",${APP_ROUTES}}`
+    const buckets = `http_request_duration_seconds_bucket{service="${service}",${APP_ROUTES}}`
+    builder
+      .withRow(row(id(), `Service: ${service}`))
+      .withPanel(
+        timeseries({
+          id: id(),
+          title: `${service}: instances reporting`,
+          description: `Instances of ${service} whose metrics the last scrape got: one that stops answering drops out at its next failed scrape.`,
+          unit: units.Short,
+          width: 6,
+          min: 0,
+          queries: [{ expr: `count(process_resident_memory_bytes{service="${service}"})`, legend: 'instances' }],
+        }),
+      )
+      .withPanel(
+        timeseries({
+          id: id(),
+          title: `${service}: request rate by route`,
+          description: `Requests per second ${service} served, by route pattern.`,
+          unit: units.RequestsPerSecond,
+          width: 9,
+          queries: [{ expr: `sum by (route) (rate(${requests}[$__rate_interval]))`, legend: '{{route}}' }],
+        }),
+      )
+      .withPanel(
+        timeseries({
+          id: id(),
+          title: `${service}: p99 by route`,
+          description: `99th percentile of ${service}'s request duration, by route pattern.`,
+          unit: units.Seconds,
+          width: 9,
+          queries: [{ expr: `histogram_quantile(0.99, sum by (route, le) (rate(${buckets}[$__rate_interval])))`, legend: '{{route}}' }],
+        }),
+      )
+  }
+  return builder
 }
 
 function nodejsRuntime(): DashboardBuilder {
@@ -362,7 +413,7 @@ function databasePool(): DashboardBuilder {
   const pool = (state: string) => `db_pool_connections{service=~"$service",state="${state}"}`
 
   return dashboard(DASHBOARD_UIDS.databasePool, 'Database pool')
-    .description('Connection pools of the services that own a database (user-service, order-service).')
+    .description('Connection pools of the services that own a database.')
     .withVariable(labelVariable('service', 'Service', 'db_pool_connections', 'service'))
     .withRow(row(id(), 'Connections'))
     .withPanel(

@@ -34,6 +34,8 @@ export interface GrafanaProvisioningOptions {
   readonly dashboardsPath?: string
   /** Grafana folder the dashboards appear in; default `Platform`. */
   readonly dashboardsFolder?: string
+  /** The app services with a row in the dashboards; default the catalog's (`APP_SERVICES`). */
+  readonly services?: readonly string[]
 }
 
 export interface DatasourceProvisioning {
@@ -146,7 +148,7 @@ export function grafanaProvisioningFiles(options: GrafanaProvisioningOptions): P
   return [
     { path: 'provisioning/datasources/platform.yaml', content: toYaml(grafanaDatasources(options)) },
     { path: 'provisioning/dashboards/platform.yaml', content: toYaml(grafanaDashboardProvider(options)) },
-    ...dashboards().map((dashboard) => ({ path: `dashboards/${dashboard.uid}.json`, content: `${JSON.stringify(dashboard.json, null, 2)}\n` })),
+    ...dashboards(options.services).map((dashboard) => ({ path: `dashboards/${dashboard.uid}.json`, content: `${JSON.stringify(dashboard.json, null, 2)}\n` })),
   ]
 }
 

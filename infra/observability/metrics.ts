@@ -1,8 +1,12 @@
 // The metric contract of the services (services/kit/src/plugins/metrics.ts and upstream/metrics.ts),
 // written down once so the alert rules and the dashboards cannot drift apart.
+import { serviceNames } from '../../catalog/catalog.ts'
 
-/** The app services, by the name they register in Consul and carry as the `service` label. */
-export const APP_SERVICES = ['user-service', 'order-service', 'gateway'] as const
+/**
+ * The app services of the catalog, by the name they register in Consul and carry as the
+ * `service` label: the default of every generator here that takes a service list.
+ */
+export const APP_SERVICES: readonly string[] = serviceNames()
 
 /**
  * Excludes probe and scrape routes: Consul checks and Prometheus scrapes hit them every few

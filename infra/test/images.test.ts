@@ -53,6 +53,13 @@ describe('buildInputsHash', () => {
     expect(buildInputsHash(root, 'user-service', { ...ARGS, NODE_IMAGE: 'node:24.22.0-bookworm-slim' })).not.toBe(buildInputsHash(root, 'user-service', ARGS))
   })
 
+  it('reads every workspace manifest a `services/*` glob matches, as npm does', () => {
+    write('package.json', JSON.stringify({ workspaces: ['services/*', 'infra'] }))
+    const before = buildInputsHash(root, 'user-service', ARGS)
+    write('services/gateway/package.json', '{"changed":true}\n')
+    expect(buildInputsHash(root, 'user-service', ARGS)).not.toBe(before)
+  })
+
   it("stays when only another service's sources change", () => {
     const before = buildInputsHash(root, 'user-service', ARGS)
     write('services/gateway/src/server.ts', 'console.log(3)\n')

@@ -19,10 +19,10 @@ describe('appServices', () => {
   })
 
   it("names only variables each service's own schema declares", () => {
-    const schemas = { 'user-service': userEnv, 'order-service': orderEnv, gateway: gatewayEnv }
+    const schemas: Record<string, object> = { 'user-service': userEnv, 'order-service': orderEnv, gateway: gatewayEnv }
     for (const service of services) {
       for (const key of Object.keys(service.env)) {
-        if (!RUNTIME_VARIABLES.includes(key)) expect(Object.keys(schemas[service.name]), `${service.name}: ${key}`).toContain(key)
+        if (!RUNTIME_VARIABLES.includes(key)) expect(Object.keys(schemas[service.name]!), `${service.name}: ${key}`).toContain(key)
       }
     }
   })

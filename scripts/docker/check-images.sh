@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the three service images from services/Dockerfile on the local base image and proves
-# them on a private Docker network, failing loudly on the first broken promise:
+# Builds the image of every service of the catalog (catalog/services.json) from
+# services/Dockerfile on the local base image and proves them on a private Docker network,
+# failing loudly on the first broken promise:
 #   (a) the gateway, the only published container, serves /users (Alice and Bob) and the
 #       /users/:id/orders aggregate through the other containers;
 #   (b) no container runs as root;
@@ -23,8 +24,21 @@ cd "$repo"
 docker=/usr/bin/docker # Debian's client: the preinstalled /usr/local/bin/docker has no buildx
 export DOCKER_BUILDKIT=1
 base_image="${BASE_IMAGE:-platform/node:24}"
-services=(user-service order-service gateway)
-declare -A port=([user-service]=3001 [order-service]=3002 [gateway]=3000)
+# The catalog, one line per service in start order: name, port, kind, callees (comma separated).
+declare -A port=() calls=()
+services=()
+edge=""
+while read -r name service_port kind callees; do
+  services+=("$name")
+  port[$name]=$service_port
+  calls[$name]=$callees
+  if [ "$kind" = edge ]; then edge=$name; fi
+done < <(node -e '
+  for (const s of require(process.argv[1])) console.log(s.name, s.port, s.kind, s.calls.join(",") || "-")
+' "$repo/catalog/services.json")
+[ ${#services[@]} -gt 0 ] && [ -n "$edge" ] || { echo "catalog/services.json lists no services or no edge service" >&2; exit 1; }
+# Check (d) stops one of two instances of the service behind the edge's /users.
+victim_service=user-service
 run_id="platform-check-$$"
 net="$run_id"
 logs="$(mktemp -d "/tmp/$run_id.XXXXXX")"
@@ -123,20 +137,33 @@ run() {
   "$docker" run -d --name "$run_id-$name" --network "$net" --network-alias "$name" \
     -e DRAIN_DELAY_MS=1000 -e LOG_LEVEL=info "$@" "platform/$svc:$tag" >/dev/null
 }
-# Two user-service instances, so the gateway can fail over while one drains (check d). Each
-# has its own embedded PGlite database (no DATABASE_URL) seeded with the same sample rows.
-run user-service user-service
-run user-service-2 user-service
-run order-service order-service -e USER_SERVICE_URLS=http://user-service:3001
-run gateway gateway -p 127.0.0.1::3000 \
-  -e USER_SERVICE_URLS=http://user-service:3001,http://user-service-2:3001 \
-  -e ORDER_SERVICE_URLS=http://order-service:3002
-gateway_url="http://$("$docker" port "$run_id-gateway" 3000/tcp | head -1)"
+# Each service once, in catalog order, with a static instance list (`<CALLEE>_URLS`) of every
+# service it calls; only the edge service publishes its port. Two instances of $victim_service,
+# so the gateway can fail over while one drains (check d). Each data service has its own
+# embedded PGlite database (no DATABASE_URL) seeded with the same sample rows.
+urls_of() { # the static instance list of a service, as its callers get it
+  local svc=$1 list="http://$1:${port[$1]}"
+  if [ "$svc" = "$victim_service" ]; then list="$list,http://$svc-2:${port[$svc]}"; fi
+  printf '%s' "$list"
+}
+for svc in "${services[@]}"; do
+  options=()
+  if [ "${calls[$svc]}" != - ]; then
+    IFS=, read -r -a callees <<<"${calls[$svc]}"
+    for callee in "${callees[@]}"; do
+      options+=(-e "$(tr 'a-z-' 'A-Z_' <<<"$callee")_URLS=$(urls_of "$callee")")
+    done
+  fi
+  if [ "$svc" = "$edge" ]; then options+=(-p "127.0.0.1::${port[$svc]}"); fi
+  run "$svc" "$svc" "${options[@]}"
+  if [ "$svc" = "$victim_service" ]; then run "$svc-2" "$svc" "${options[@]}"; fi
+done
+gateway_url="http://$("$docker" port "$run_id-$edge" "${port[$edge]}/tcp" | head -1)"
 echo "containers: ${containers[*]}"
-echo "gateway published at $gateway_url"
+echo "$edge published at $gateway_url"
 for c in "${containers[@]}"; do
-  [ "$c" = "$run_id-gateway" ] && continue
-  [ -z "$("$docker" port "$c")" ] || fail "$c publishes a port; only the gateway should"
+  [ "$c" = "$run_id-$edge" ] && continue
+  [ -z "$("$docker" port "$c")" ] || fail "$c publishes a port; only $edge should"
 done
 
 # (c) health: the HEALTHCHECK probes /health/ready every 5 s.
@@ -177,8 +204,8 @@ done
 # both user-service instances) until told to stop, at most $max_per_worker requests and
 # $load_bound s each, with a pause between requests: a slow stream, far below the gateway's
 # rate limit. Every status code is recorded; curl writes 000 when it gets no response.
-say "(d) docker stop of user-service-2 under load"
-victim="$run_id-user-service-2"
+say "(d) docker stop of $victim_service-2 under load"
+victim="$run_id-$victim_service-2"
 workers=4 max_per_worker=400 load_bound=60
 load_worker() {
   local out=$1 deadline=$((SECONDS + load_bound)) n=0
@@ -217,14 +244,15 @@ grep '"message":"draining"\|"message":"stopped"' <<<"$victim_log" | cut -c1-300
 grep -q '"message":"draining"' <<<"$victim_log" || fail "user-service-2 did not log draining"
 grep -q '"message":"stopped"' <<<"$victim_log" || fail "user-service-2 did not log stopped"
 # The survivors are unaffected.
-for c in "$run_id-user-service" "$run_id-order-service" "$run_id-gateway"; do
+for c in "${containers[@]}"; do
+  [ "$c" = "$victim" ] && continue
   [ "$("$docker" inspect --format '{{.State.Health.Status}}' "$c")" = healthy ] || fail "$c is no longer healthy"
 done
 
 # (e) sizes.
 say "(e) images"
 "$docker" image ls --format 'table {{.Repository}}:{{.Tag}}\t{{.Size}}' |
-  grep -E "^(REPOSITORY|$base_image|platform/(user-service|order-service|gateway):$tag)"
+  grep -E "^(REPOSITORY|$base_image|platform/($(IFS='|'; echo "${services[*]}")):$tag)"
 # (f) capacity, last: the containers above are gone first, so the run has the machine to itself.
 say "(f) capacity at the declared limits"
 "$docker" rm -f "${containers[@]}" >/dev/null

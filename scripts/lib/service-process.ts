@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from './ports.ts'
 
-/** The three services, by the folder they live in. */
-export type ServiceName = 'user-service' | 'order-service' | 'gateway'
+/** A service of the catalog (catalog/services.json), by the folder it lives in. */
+export type ServiceName = string
 
 const servicesDir = fileURLToPath(new URL('../../services/', import.meta.url))
 
