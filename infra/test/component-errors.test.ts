@@ -3,6 +3,7 @@
 import * as pulumi from '@pulumi/pulumi'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { DockerService, type DockerServiceArgs } from '../docker/services.ts'
+import { KubernetesService, type KubernetesServiceArgs } from '../kubernetes/services.ts'
 import { appServices, type AppService } from '../model.ts'
 
 beforeAll(async () => {
@@ -30,8 +31,30 @@ function dockerArgs(overrides: Partial<DockerServiceArgs> = {}): DockerServiceAr
   }
 }
 
+function kubernetesArgs(overrides: Partial<KubernetesServiceArgs> = {}): KubernetesServiceArgs {
+  return {
+    service: service('order-service'),
+    image: 'ghcr.io/example/order-service:0123456789abcdef',
+    namespace: { name: 'platform', output: pulumi.output('platform') },
+    imagePullSecret: 'registry-credentials',
+    endpoints: { 'consul-http': 'https://$(HOST_IP):8501', 'otlp-http': 'http://jaeger:4318' },
+    secrets: { 'consul-token': { name: 'consul-token-order-service', key: 'token' }, 'database-url': { name: 'order-service-db', key: 'uri' } },
+    consulCaSecret: 'consul-ca-cert',
+    platform: { database: [piece('k8s-database')], discovery: [piece('k8s-discovery')], tracing: [piece('k8s-tracing')], logging: [piece('k8s-logging')] },
+    upstreams: { 'user-service': piece('k8s-user-service') },
+    secretResources: [],
+    traefik: piece('k8s-traefik'),
+    tlsEntryPoint: 'websecure',
+    prometheusOperator: piece('k8s-operator'),
+    ingressHost: 'api.example.com',
+    networkPolicy: { name: 'order-service', purposes: [], spec: { podSelector: {} } },
+    ...overrides,
+  }
+}
+
 const renderers = [
   ['DockerService', (name: string, overrides: Record<string, unknown>) => new DockerService(name, dockerArgs(overrides))],
+  ['KubernetesService', (name: string, overrides: Record<string, unknown>) => new KubernetesService(name, kubernetesArgs(overrides))],
 ] as const
 
 describe.each(renderers)('%s', (_type, make) => {
