@@ -203,3 +203,89 @@ export function mebibytes(quantity: string): number {
   if (match === null) throw new Error(`memory quantity must be like 256Mi or 1Gi (got ${JSON.stringify(quantity)})`)
   return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1)
 }
+
+// --- What each renderer derives from a service ----------------------------------------------
+// Both renderers need these, and a second copy in one of them is how environments drift: they
+// stay here, plain and tested, and the renderers only map the results onto their resources.
+
+/** The platform concerns a service can depend on; any other dependency names an app service. */
+export const PLATFORM_DEPENDENCIES = ['database', 'discovery', 'tracing', 'logging'] as const
+
+export type PlatformDependency = (typeof PLATFORM_DEPENDENCIES)[number]
+
+export function isPlatformDependency(dependency: string): dependency is PlatformDependency {
+  return (PLATFORM_DEPENDENCIES as readonly string[]).includes(dependency)
+}
+
+/** What a renderer has for each dependency: the platform's pieces, and the app services made so far. */
+export interface DependencyTargets<T> {
+  readonly platform: Readonly<Partial<Record<PlatformDependency, readonly T[]>>>
+  readonly services: Readonly<Record<string, T>>
+}
+
+/**
+ * What a service waits for, in the order it lists its dependencies, and which of them nothing was
+ * given for (a platform piece left out, or an app service not made before it).
+ */
+export function resolveDependencies<T>(service: AppService, targets: DependencyTargets<T>): { readonly resolved: T[]; readonly unresolved: string[] } {
+  const resolved: T[] = []
+  const unresolved: string[] = []
+  for (const dependency of service.dependsOn) {
+    const found = isPlatformDependency(dependency) ? targets.platform[dependency] : Object.hasOwn(targets.services, dependency) ? [targets.services[dependency]!] : undefined
+    if (found === undefined) unresolved.push(dependency)
+    else resolved.push(...found)
+  }
+  return { resolved, unresolved }
+}
+
+/** The secrets a service's environment refers to that `provided` lacks. */
+export function missingSecrets(service: AppService, provided: Readonly<Partial<Record<SecretName, unknown>>>): SecretName[] {
+  return secretsOf(service).filter((secret) => provided[secret] === undefined)
+}
+
+/** How a renderer turns each kind of source into its own form of a value. */
+export interface EnvResolver<T> {
+  readonly value: (text: string) => T
+  readonly secret: (secret: SecretName) => T
+  readonly endpoint: (endpoint: EndpointName) => T
+  /** The address the instance is reached at (Docker: its container name; Kubernetes: the pod IP). */
+  readonly instanceAddress: () => T
+}
+
+/** The service's environment in the model's order, each value resolved by the renderer. */
+export function resolveEnv<T>(service: AppService, resolver: EnvResolver<T>): [name: string, value: T][] {
+  return Object.entries(service.env).map(([name, source]): [string, T] => {
+    switch (source.kind) {
+      case 'value':
+        return [name, resolver.value(source.value)]
+      case 'secret':
+        return [name, resolver.secret(source.secret)]
+      case 'endpoint':
+        return [name, resolver.endpoint(source.endpoint)]
+      case 'instance-address':
+        return [name, resolver.instanceAddress()]
+    }
+  })
+}
+
+/**
+ * Seconds a new instance may take to turn ready: the startup probe's period times its failures
+ * (Kubernetes runs the probe itself; Docker's healthcheck takes it as its start period).
+ */
+export function startAllowanceSeconds(service: AppService): number {
+  return service.probes.startup.periodSeconds * service.probes.startup.failureThreshold
+}
+
+/** The pod's grace period: Kubernetes counts the preStop pause inside it (Docker has no such pause). */
+export function terminationGracePeriodSeconds(service: AppService): number {
+  return service.shutdown.preStopSeconds + service.shutdown.gracePeriodSeconds
+}
+
+/** Requests and limits as numbers: cores and MiB (what Docker takes, and what a budget adds up). */
+export function resourceAmounts(service: AppService): { readonly cpu: { readonly request: number; readonly limit: number }; readonly memoryMiB: { readonly request: number; readonly limit: number } } {
+  const { requests, limits } = service.resources
+  return {
+    cpu: { request: cpuCores(requests.cpu), limit: cpuCores(limits.cpu) },
+    memoryMiB: { request: mebibytes(requests.memory), limit: mebibytes(limits.memory) },
+  }
+}

@@ -1,12 +1,13 @@
 // The Docker renderer (dev): the whole platform on the local engine. One network; one
-// component per concern; the app services rendered from the model last, wired to the rest.
+// component per concern; then one component per app service, rendered from the model in its
+// order, each wired to the platform pieces and the services it depends on.
 import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
 import type { Credentials, PlatformOutputs, RenderInput } from '../platform.ts'
-import { AppServices } from './services.ts'
 import { Database } from './database.ts'
 import { CATALOG_AND_AGENT_READ, CATALOG_READ, LOGS_READER_USER, serviceRules } from '../access.ts'
 import { Discovery } from './discovery.ts'
+import { DockerService } from './services.ts'
 import { Edge } from './edge.ts'
 import { Logging } from './logging.ts'
 import { Monitoring } from './monitoring.ts'
@@ -71,25 +72,30 @@ export function deployDocker({ config, services, images }: RenderInput): Platfor
     services: services.map((service) => service.name),
   })
 
-  new AppServices('apps', {
-    ...onNetwork,
-    services,
-    images,
-    endpoints: { 'consul-http': discovery.address, 'otlp-http': tracing.otlpHttpEndpoint },
-    secrets: Object.fromEntries(
-      services.map((service) => [
-        service.name,
-        { 'consul-token': token(discovery, service.name), ...(database.urls[service.name] === undefined ? {} : { 'database-url': database.urls[service.name] }) },
-      ]),
-    ),
-    platform: {
-      database: [database.container],
-      discovery: [discovery.container],
-      tracing: [tracing.container],
-      logging: [logging.logstash],
-    },
-    gelfAddress: logging.gelfAddress,
-  })
+  // Made in the model's order: a service's upstreams exist before it, so it can wait for them.
+  const apps: Record<string, DockerService> = {}
+  for (const service of services) {
+    apps[service.name] = new DockerService(`apps-${service.name}`, {
+      ...onNetwork,
+      service,
+      image: images[service.name],
+      endpoints: { 'consul-http': discovery.address, 'otlp-http': tracing.otlpHttpEndpoint },
+      secrets: {
+        'consul-token': token(discovery, service.name),
+        ...(database.urls[service.name] === undefined ? {} : { 'database-url': database.urls[service.name] }),
+      },
+      platform: {
+        database: [database.container],
+        discovery: [discovery.container],
+        tracing: [tracing.container],
+        logging: [logging.logstash],
+      },
+      upstreams: { ...apps },
+      gelfAddress: logging.gelfAddress,
+      // Until each service had its own component, one component `apps` made them all.
+      formerParentName: 'apps',
+    })
+  }
 
   return {
     gatewayUrl: edge.gatewayUrl,

@@ -1,7 +1,8 @@
 // The Kubernetes renderer (prod): the platform on the cluster the stack config names, through an
 // explicit provider. Three namespaces (apps: restricted; observability; system), the supporting
 // systems from their official charts at the pinned versions, their custom resources after their
-// operators, and the app services rendered from the same model as dev's containers. Nothing but
+// operators, and a component per app service rendered from the same model as dev's containers
+// (plus one for what the app namespace has once: the alert rules, the shared policies). Nothing but
 // the gateway (https://api.<domain>) and the Traefik dashboard (behind a password) is exposed;
 // the outputs give the exact `kubectl port-forward` for every other UI.
 import * as k8s from '@pulumi/kubernetes'
@@ -14,7 +15,8 @@ import { TLS_ENTRYPOINT, TraefikEdge } from './edge.ts'
 import { EckLogging } from './logging.ts'
 import { KubePrometheusStack } from './monitoring.ts'
 import { Namespaces, REGISTRY_PULL_SECRET } from './namespaces.ts'
-import { KubernetesServices } from './services.ts'
+import { appNamespacePolicies } from './network.ts'
+import { KubernetesAppRules, KubernetesService } from './services.ts'
 import { JaegerTracing, OTLP_HTTP_PORT } from './tracing.ts'
 
 /** The version part of a pinned image reference: `docker.elastic.co/...:8.19.13` → `8.19.13`. */
@@ -112,49 +114,69 @@ export function deployKubernetes({ config, services, images }: RenderInput): Pla
   )
 
   const gatewayHost = `api.${k8sConfig.domain}`
-  const apps = new KubernetesServices(
+  const policies = appNamespacePolicies(services, {
+    traefik: { pods: edge.podLabels, namespace: systemNs },
+    prometheus: { pods: monitoring.prometheusPodLabels, namespace: observabilityNs },
+    consulAgents: { pods: { app: CONSUL_NAME, component: 'client' }, namespace: systemNs },
+    consulAgentPort: CONSUL_CLIENT_HTTPS_PORT,
+    jaeger: { pods: tracing.podLabels, namespace: observabilityNs },
+    otlpPort: OTLP_HTTP_PORT,
+    database: { pods: database.podLabels, port: POSTGRES_PORT, statusPort: INSTANCE_STATUS_PORT },
+    databaseOperator: { pods: OPERATOR_POD_LABELS, namespace: systemNs },
+    dns: { pods: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system' },
+  })
+  // Until each service had its own component, one component `apps` made them all.
+  const formerParentName = 'apps'
+  new KubernetesAppRules(
     'apps',
     {
-      services,
-      images,
+      services: services.map((service) => service.name),
       namespace: appsRef,
-      imagePullSecret: REGISTRY_PULL_SECRET,
-      endpoints: { 'consul-http': discovery.clientAddress, 'otlp-http': tracing.otlpHttpEndpoint },
-      secrets: Object.fromEntries(
-        services.map((service) => [
-          service.name,
-          {
-            'consul-token': { name: consulTokenSecretName(service.name), key: 'token' },
-            ...(service.database === undefined ? {} : { 'database-url': { name: databaseSecretName(service.name), key: 'uri' } }),
-          },
-        ]),
-      ),
-      consulCaSecret: CONSUL_CA_SECRET,
-      platform: {
-        database: [database.cluster, ...database.databases],
-        discovery: [discovery.release, discovery.aclJob],
-        tracing: [tracing.release],
-        logging: [logging.logstash, logging.filebeat],
-      },
-      secretResources: [namespaces.pullSecret, ...discovery.appSecrets, ...database.secrets],
-      traefik: edge.release,
-      tlsEntryPoint: TLS_ENTRYPOINT,
       prometheusOperator: monitoring.release,
-      ingressHost: gatewayHost,
-      peers: {
-        traefik: { pods: edge.podLabels, namespace: systemNs },
-        prometheus: { pods: monitoring.prometheusPodLabels, namespace: observabilityNs },
-        consulAgents: { pods: { app: CONSUL_NAME, component: 'client' }, namespace: systemNs },
-        consulAgentPort: CONSUL_CLIENT_HTTPS_PORT,
-        jaeger: { pods: tracing.podLabels, namespace: observabilityNs },
-        otlpPort: OTLP_HTTP_PORT,
-        database: { pods: database.podLabels, port: POSTGRES_PORT, statusPort: INSTANCE_STATUS_PORT },
-        databaseOperator: { pods: OPERATOR_POD_LABELS, namespace: systemNs },
-        dns: { pods: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system' },
-      },
+      policies: policies.shared,
+      formerParentName,
     },
     onCluster,
   )
+
+  // Made in the model's order: a service's upstreams exist before it, so it can wait for them.
+  const apps: Record<string, KubernetesService> = {}
+  for (const service of services) {
+    const networkPolicy = policies.services[service.name]
+    if (networkPolicy === undefined) throw new Error(`deployKubernetes: no network policy was derived for ${service.name}`)
+    apps[service.name] = new KubernetesService(
+      `apps-${service.name}`,
+      {
+        service,
+        image: images[service.name],
+        namespace: appsRef,
+        imagePullSecret: REGISTRY_PULL_SECRET,
+        endpoints: { 'consul-http': discovery.clientAddress, 'otlp-http': tracing.otlpHttpEndpoint },
+        secrets: {
+          'consul-token': { name: consulTokenSecretName(service.name), key: 'token' },
+          ...(service.database === undefined ? {} : { 'database-url': { name: databaseSecretName(service.name), key: 'uri' } }),
+        },
+        consulCaSecret: CONSUL_CA_SECRET,
+        platform: {
+          database: [database.cluster, ...database.databases],
+          discovery: [discovery.release, discovery.aclJob],
+          tracing: [tracing.release],
+          logging: [logging.logstash, logging.filebeat],
+        },
+        upstreams: { ...apps },
+        secretResources: [namespaces.pullSecret, ...discovery.appSecrets, ...database.secrets],
+        traefik: edge.release,
+        tlsEntryPoint: TLS_ENTRYPOINT,
+        prometheusOperator: monitoring.release,
+        ingressHost: gatewayHost,
+        networkPolicy,
+        formerParentName,
+      },
+      onCluster,
+    )
+  }
+  const published = Object.values(apps).flatMap((app) => (app.publicUrl === undefined ? [] : [app.publicUrl]))
+  if (published.length !== 1) throw new Error(`deployKubernetes: the model must publish exactly one app service at the edge (it publishes ${published.length})`)
 
   // Everything else stays inside the cluster: the same local ports as dev's published ones.
   const forwarded: Record<string, { target: ClusterService; localPort: number }> = {
@@ -169,7 +191,7 @@ export function deployKubernetes({ config, services, images }: RenderInput): Pla
   const grafanaUrl = url('grafana')
 
   return {
-    gatewayUrl: apps.gatewayUrl,
+    gatewayUrl: published[0]!,
     traefikDashboardUrl: edge.dashboardUrl,
     consulUiUrl: url('consul'),
     grafanaUrl,

@@ -143,3 +143,22 @@ export function networkPolicies(flows: readonly Flow[], dns: Endpoint, names: Re
 export function policyName(labels: Readonly<Record<string, string>>, name: string): [string, string] {
   return [key(labels), name]
 }
+
+/** The app namespace's policies by owner: each app service's own, and the rest. */
+export interface AppNamespacePolicies {
+  /** Default deny, DNS, the database's: not one app service's. */
+  readonly shared: readonly NamedPolicy[]
+  /** The policy of each app service's pods, named after it. */
+  readonly services: Readonly<Record<string, NamedPolicy>>
+}
+
+/** Every policy of the app namespace from the model and the platform's places, by owner. */
+export function appNamespacePolicies(services: readonly AppService[], peers: PlatformPeers): AppNamespacePolicies {
+  const names = Object.fromEntries([...services.map((service) => policyName(appLabels(service.name), service.name)), policyName(peers.database.pods, 'database')])
+  const serviceNames = new Set<string>(services.map((service) => service.name))
+  const policies = networkPolicies(platformFlows(services, peers), peers.dns, names)
+  return {
+    shared: policies.filter((policy) => !serviceNames.has(policy.name)),
+    services: Object.fromEntries(policies.filter((policy) => serviceNames.has(policy.name)).map((policy) => [policy.name, policy])),
+  }
+}

@@ -10,9 +10,9 @@ import { elasticSetupScript } from '../docker/logging.ts'
 import { aclSetupScript } from '../kubernetes/discovery.ts'
 import { imageVersion } from '../kubernetes/index.ts'
 import { elasticRoles, filebeatConfig } from '../kubernetes/logging.ts'
-import { networkPolicies, platformFlows, policyName, type PlatformPeers } from '../kubernetes/network.ts'
-import { autoscalingBounds, ingressMatch, renderEnv, terminationGracePeriodSeconds } from '../kubernetes/services.ts'
-import { appServices } from '../model.ts'
+import { appNamespacePolicies, networkPolicies, platformFlows, policyName, type PlatformPeers } from '../kubernetes/network.ts'
+import { autoscalingBounds, ingressMatch, renderEnv } from '../kubernetes/services.ts'
+import { appServices, terminationGracePeriodSeconds } from '../model.ts'
 
 const services = appServices({ replicas: { 'user-service': 2, 'order-service': 4, gateway: 1 }, logLevel: 'info' })
 const byName = Object.fromEntries(services.map((service) => [service.name, service]))
@@ -126,6 +126,13 @@ describe('network flows', () => {
     expect(policies['user-service']!.spec.ingress).toContainEqual({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway', 'app.kubernetes.io/part-of': 'microservice-platform' } } }], ports: [{ port: 3001, protocol: 'TCP' }] })
     expect(policies.gateway!.purposes).toContain('Traefik routes the edge to gateway')
     expect(() => networkPolicies(flows, peers.dns, {})).toThrow(/no policy name/)
+  })
+
+  it("splits the namespace's policies by owner: each service its pods' own, the rest shared", () => {
+    const { shared, services: own } = appNamespacePolicies(services, peers)
+    expect(shared.map((policy) => policy.name)).toEqual(['default-deny', 'allow-dns', 'database'])
+    expect(Object.keys(own).sort()).toEqual(['gateway', 'order-service', 'user-service'])
+    for (const [service, policy] of Object.entries(own)) expect(policy.spec.podSelector, service).toEqual({ matchLabels: { 'app.kubernetes.io/name': service, 'app.kubernetes.io/part-of': 'microservice-platform' } })
   })
 })
 

@@ -4,7 +4,23 @@ import { describe, expect, it } from 'vitest'
 import { configProperties as gatewayEnv, readConfig as readGatewayConfig } from '../../services/gateway/src/config.ts'
 import { configProperties as orderEnv } from '../../services/order-service/src/config.ts'
 import { configProperties as userEnv } from '../../services/user-service/src/config.ts'
-import { appServices, cpuCores, GATEWAY_ROUTER_RULE, mebibytes, nodeOptions, RUNTIME_VARIABLES, secretsOf } from '../model.ts'
+import {
+  appServices,
+  cpuCores,
+  GATEWAY_ROUTER_RULE,
+  isPlatformDependency,
+  mebibytes,
+  missingSecrets,
+  nodeOptions,
+  PLATFORM_DEPENDENCIES,
+  resolveDependencies,
+  resolveEnv,
+  resourceAmounts,
+  RUNTIME_VARIABLES,
+  secretsOf,
+  startAllowanceSeconds,
+  terminationGracePeriodSeconds,
+} from '../model.ts'
 
 const services = appServices({ replicas: { 'user-service': 2, 'order-service': 3, gateway: 1 }, logLevel: 'debug' })
 const byName = Object.fromEntries(services.map((service) => [service.name, service]))
@@ -106,5 +122,61 @@ describe('apiDocs', () => {
     const gateway = off.find((service) => service.name === 'gateway')!
     expect(gateway.env.API_DOCS).toEqual({ kind: 'value', value: 'false' })
     expect(readGatewayConfig({ API_DOCS: 'false' }).API_DOCS).toBe(false)
+  })
+})
+
+describe('what each renderer derives from a service', () => {
+  const order = byName['order-service']!
+  const platform = Object.fromEntries(PLATFORM_DEPENDENCIES.map((dependency) => [dependency, [`${dependency}-a`, `${dependency}-b`]]))
+
+  it("resolves a service's dependencies in its own order: each platform piece given, then the upstream services' components", () => {
+    const { resolved, unresolved } = resolveDependencies(order, { platform, services: { 'user-service': 'user-service-component', gateway: 'unrelated' } })
+    expect(resolved).toEqual(['database-a', 'database-b', 'discovery-a', 'discovery-b', 'tracing-a', 'tracing-b', 'logging-a', 'logging-b', 'user-service-component'])
+    expect(unresolved).toEqual([])
+  })
+
+  it('names every dependency nothing was given for: a platform piece left out, a service not made yet', () => {
+    const withoutDatabase = Object.fromEntries(Object.entries(platform).filter(([dependency]) => dependency !== 'database'))
+    expect(resolveDependencies(order, { platform: withoutDatabase, services: {} }).unresolved).toEqual(['database', 'user-service'])
+    // Only own keys count: an upstream is never found on the object's prototype.
+    expect(resolveDependencies({ ...order, dependsOn: ['toString' as 'gateway'] }, { platform, services: {} }).unresolved).toEqual(['toString'])
+  })
+
+  it('tells the platform concerns from app services', () => {
+    expect(PLATFORM_DEPENDENCIES.every(isPlatformDependency)).toBe(true)
+    expect(services.some((service) => isPlatformDependency(service.name))).toBe(false)
+  })
+
+  it('lists the secrets a renderer was not given, and none when it has them all', () => {
+    expect(missingSecrets(order, {})).toEqual(['consul-token', 'database-url'])
+    expect(missingSecrets(order, { 'consul-token': 'token' })).toEqual(['database-url'])
+    expect(missingSecrets(order, { 'consul-token': 'token', 'database-url': 'url' })).toEqual([])
+  })
+
+  it("resolves every variable through the renderer's resolver, in the model's order", () => {
+    const env = resolveEnv(order, {
+      value: (text) => `value:${text}`,
+      secret: (secret) => `secret:${secret}`,
+      endpoint: (endpoint) => `endpoint:${endpoint}`,
+      instanceAddress: () => 'address',
+    })
+    expect(env.map(([name]) => name)).toEqual(Object.keys(order.env))
+    expect(Object.fromEntries(env)).toMatchObject({
+      PORT: 'value:3002',
+      SERVICE_ADDRESS: 'address',
+      CONSUL_HTTP_ADDR: 'endpoint:consul-http',
+      CONSUL_HTTP_TOKEN: 'secret:consul-token',
+      DATABASE_URL: 'secret:database-url',
+    })
+  })
+
+  it('allows a minute to start (migrations), and gives the pod its preStop pause on top of the grace', () => {
+    expect(startAllowanceSeconds(order)).toBe(60)
+    expect(terminationGracePeriodSeconds(order)).toBe(35)
+    expect((terminationGracePeriodSeconds(order) - order.shutdown.preStopSeconds) * 1000).toBeGreaterThan(order.shutdown.timeoutMs)
+  })
+
+  it('reads the requests and limits as cores and MiB', () => {
+    expect(resourceAmounts(order)).toEqual({ cpu: { request: 0.1, limit: 0.5 }, memoryMiB: { request: 128, limit: 256 } })
   })
 })

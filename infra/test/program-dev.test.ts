@@ -53,11 +53,13 @@ const uploadsOf = (resource: CapturedResource) =>
 const outputOf = <T>(name: string) => valueOf(run.program[name] as pulumi.Output<T>)
 
 describe('dev stack: components', () => {
-  it('has one component per concern, under the project type tokens', () => {
+  it('has one component per concern and one per app service, under the project type tokens', () => {
     const components = run.resources.filter((resource) => resource.type.startsWith('microservice-platform:')).map((resource) => resource.type)
     expect(components.sort()).toEqual(
       [
-        'microservice-platform:apps:DockerServices',
+        'microservice-platform:apps:DockerService',
+        'microservice-platform:apps:DockerService',
+        'microservice-platform:apps:DockerService',
         'microservice-platform:database:Postgres',
         'microservice-platform:discovery:Consul',
         'microservice-platform:edge:Traefik',
@@ -136,6 +138,34 @@ describe('dev stack: components', () => {
       'monitoring-grafana': ['platform-dev-grafana-data:/var/lib/grafana'],
     })
     expect(byType(run.resources, 'docker:index/volume:Volume')).toHaveLength(5)
+  })
+})
+
+describe('dev stack: one component per app service', () => {
+  const APP = 'microservice-platform:apps:DockerService'
+  /** The app services' resources, their components aside. */
+  const appResources = () => run.resources.filter((resource) => resource.name.startsWith('apps-') && !resource.type.startsWith('microservice-platform:'))
+
+  it('makes a DockerService per service, named after it, and nothing else of the app services outside them', () => {
+    expect(byType(run.resources, APP).map((resource) => resource.name)).toEqual(SERVICE_PORTS.map(([service]) => `apps-${service}`))
+    expect(appResources().length).toBe(SERVICE_PORTS.length * 2 * 2)
+  })
+
+  it("parents each replica's container and RandomId to its service's component", () => {
+    for (const [service] of SERVICE_PORTS) {
+      const component = named(run.resources, APP, `apps-${service}`)
+      const children = run.resources.filter((resource) => resource.parent === component.urn)
+      expect(children.map((resource) => `${resource.type} ${resource.name}`).sort(), service).toEqual(
+        [1, 2].flatMap((n) => [`${CONTAINER} apps-${service}-${n}`, `random:index/randomId:RandomId apps-${service}-${n}`]).sort(),
+      )
+    }
+  })
+
+  it('aliases every replica to its URN under the one component that made them all before, so an existing stack keeps them', () => {
+    for (const resource of appResources()) {
+      expect(resource.aliases, resource.name).toEqual([`urn:pulumi:dev::microservice-platform::microservice-platform:apps:DockerServices$${resource.type}::${resource.name}`])
+      expect(resource.urn, resource.name).not.toBe(resource.aliases![0])
+    }
   })
 })
 

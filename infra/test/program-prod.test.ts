@@ -143,11 +143,14 @@ describe('prod stack: cluster, namespaces, components', () => {
     expect(objectsOfKind(run, 'Namespace')).toHaveLength(3)
   })
 
-  it('has one component per concern, under the project type tokens', () => {
+  it('has one component per concern and one per app service, under the project type tokens', () => {
     const components = run.resources.filter((resource) => resource.type.startsWith('microservice-platform:')).map((resource) => resource.type)
     expect(components.sort()).toEqual(
       [
-        'microservice-platform:apps:KubernetesServices',
+        'microservice-platform:apps:KubernetesAppRules',
+        'microservice-platform:apps:KubernetesService',
+        'microservice-platform:apps:KubernetesService',
+        'microservice-platform:apps:KubernetesService',
         'microservice-platform:database:CloudNativePg',
         'microservice-platform:discovery:ConsulHelm',
         'microservice-platform:edge:TraefikHelm',
@@ -166,6 +169,59 @@ describe('prod stack: cluster, namespaces, components', () => {
     const auths = (JSON.parse(secret.stringData['.dockerconfigjson']!) as { auths: Record<string, { username: string; password: string }> }).auths
     expect(auths['ghcr.io']).toMatchObject({ username: 'platform-ci', password: REGISTRY_PASSWORD })
     for (const service of SERVICES) expect(podSpec(service).imagePullSecrets).toEqual([{ name: 'registry-credentials' }])
+  })
+})
+
+describe('prod stack: one component per app service', () => {
+  const APP = 'microservice-platform:apps:KubernetesService'
+  const RULES = 'microservice-platform:apps:KubernetesAppRules'
+  const childrenOf = (component: CapturedResource) => run.resources.filter((resource) => resource.parent === component.urn)
+  const kindAndName = (resource: CapturedResource) => `${resource.type.split(':').pop()} ${resource.name}`
+  /** What the one component `apps` of type apps:KubernetesServices made before, by former resource name. */
+  const formerUrn = (resource: CapturedResource, name = resource.name) => `urn:pulumi:prod::microservice-platform::microservice-platform:apps:KubernetesServices$${resource.type}::${name}`
+
+  it("makes a KubernetesService per service owning its objects and its pods' policy; the published one its IngressRoute", () => {
+    expect(byType(run.resources, APP).map((resource) => resource.name)).toEqual(SERVICES.map((service) => `apps-${service}`))
+    for (const service of SERVICES) {
+      const objects = ['ServiceAccount account', 'Deployment ', 'Service service', 'HorizontalPodAutoscaler autoscaler', 'PodDisruptionBudget disruption-budget', 'ServiceMonitor monitor', 'NetworkPolicy policy']
+      if (modelOf(service).ingress !== undefined) objects.push('IngressRoute route')
+      const expected = objects.map((object) => {
+        const [kind, suffix] = object.split(' ')
+        return `${kind} apps-${service}${suffix === '' ? '' : `-${suffix}`}`
+      })
+      expect(childrenOf(named(run.resources, APP, `apps-${service}`)).map(kindAndName).sort(), service).toEqual(expected.sort())
+    }
+    const policyOf = (service: ServiceName) => childrenOf(named(run.resources, APP, `apps-${service}`)).find((resource) => resource.type.endsWith(':NetworkPolicy'))!
+    for (const service of SERVICES) expect((policyOf(service).inputs.metadata as { name: string }).name).toBe(service)
+  })
+
+  it('keeps what the namespace has once in one component: the alert rules and the policies of no one service', () => {
+    const rules = byType(run.resources, RULES)
+    expect(rules.map((resource) => resource.name)).toEqual(['apps'])
+    expect(childrenOf(rules[0]!).map(kindAndName).sort()).toEqual(
+      ['PrometheusRule apps-alerts', 'NetworkPolicy apps-policy-allow-dns', 'NetworkPolicy apps-policy-database', 'NetworkPolicy apps-policy-default-deny'].sort(),
+    )
+  })
+
+  it('aliases every app object, rule and policy to its URN under the one component that made them all before, so an existing stack updates them in place', () => {
+    const components = [...byType(run.resources, APP), ...byType(run.resources, RULES)]
+    const children = components.flatMap(childrenOf)
+    expect(children).toHaveLength(SERVICES.length * 7 + 1 + 4)
+    for (const resource of children) {
+      const service = SERVICES.find((candidate) => resource.name === `apps-${candidate}-policy`)
+      // The policies of the services were `apps-policy-<service>`; everything else keeps its name.
+      // (The Kubernetes SDK adds aliases of its own, for kinds that moved between API groups.)
+      expect(resource.aliases, resource.name).toContain(formerUrn(resource, service === undefined ? resource.name : `apps-policy-${service}`))
+    }
+  })
+
+  it("makes a service's Deployment wait for the components of the services it calls", () => {
+    const component = (service: ServiceName) => named(run.resources, APP, `apps-${service}`)
+    for (const service of SERVICES) {
+      const upstreams = modelOf(service).dependsOn.filter((dependency): dependency is ServiceName => dependency in SERVICE_PORTS)
+      const waits = dependenciesOf(deployment(service))
+      for (const upstream of upstreams) for (const child of childrenOf(component(upstream))) expect(waits, `${service} after ${child.name}`).toContain(child.urn)
+    }
   })
 })
 

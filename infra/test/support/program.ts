@@ -27,6 +27,10 @@ export interface CapturedResource {
   dependencies?: string[]
   /** The `deleteBeforeReplace` resource option as registered (false when unset). */
   deleteBeforeReplace?: boolean
+  /** URN of the parent the resource was registered with (the stack's own resources: none). */
+  parent?: string
+  /** The URNs the engine would also match the resource by in the old state (see `aliasUrn`). */
+  aliases?: string[]
 }
 
 export interface CapturedCall {
@@ -141,6 +145,8 @@ export async function runProgram(stack: string, input: StackConfigInput, entry =
     resource.urn = registration?.urn
     resource.dependencies = registration?.dependencies ?? []
     resource.deleteBeforeReplace = registration?.deleteBeforeReplace ?? false
+    if (registration?.parent !== undefined && registration.parent !== '') resource.parent = registration.parent
+    resource.aliases = registration?.aliases ?? []
   }
   return { resources, calls, program }
 }
@@ -150,34 +156,62 @@ interface MockMonitorLike {
   registerResource(request: RegisterRequest, callback: unknown): unknown
 }
 
+interface AliasSpec {
+  getName(): string
+  getType(): string
+  getStack(): string
+  getProject(): string
+  getParenturn(): string
+  getNoparent(): boolean
+}
+
 interface RegisterRequest {
   getParent(): string
   getType(): string
   getName(): string
   getDependenciesList(): string[]
   getDeletebeforereplace(): boolean
+  getAliasesList(): { getUrn(): string; hasSpec(): boolean; getSpec(): AliasSpec }[]
 }
 
 interface Registration {
   readonly urn: string
   readonly dependencies: string[]
   readonly deleteBeforeReplace: boolean
+  readonly parent: string
+  readonly aliases: string[]
+}
+
+/**
+ * The URN an alias stands for, computed as the engine does: the alias's name, type, stack and
+ * project where it gives them, else the resource's own; under the alias's parent (or the
+ * resource's) with that parent's whole type chain, unless the parent is the stack itself.
+ */
+export function aliasUrn(spec: AliasSpec, resource: { readonly type: string; readonly name: string; readonly parent: string }): string {
+  const parent = spec.getNoparent() ? '' : spec.getParenturn() || resource.parent
+  const parentChain = parent === '' ? '' : parent.split('::')[2]!
+  const type = spec.getType() || resource.type
+  const qualified = parentChain === '' || parentChain === 'pulumi:pulumi:Stack' ? type : `${parentChain}$${type}`
+  return `urn:pulumi:${spec.getStack() || pulumi.getStack()}::${spec.getProject() || pulumi.getProject()}::${qualified}::${spec.getName() || resource.name}`
 }
 
 /**
  * The mocks hand `newResource` neither the URN nor the dependencies of a registration; the
  * request the SDK sends the (mock) monitor carries both, and the resource options the engine acts
- * on (`deleteBeforeReplace`). Records them per `type::name`.
+ * on (`deleteBeforeReplace`, the parent, the aliases). Records them per `type::name`.
  */
 function recordRegistrations(): Map<string, Registration> {
   const registrations = new Map<string, Registration>()
   const monitor = (pulumi.runtime as unknown as { getMonitor(): MockMonitorLike }).getMonitor()
   const register = monitor.registerResource.bind(monitor)
   monitor.registerResource = (request, callback) => {
+    const resource = { type: request.getType(), name: request.getName(), parent: request.getParent() }
     registrations.set(`${request.getType()}::${request.getName()}`, {
       urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
       dependencies: request.getDependenciesList(),
       deleteBeforeReplace: request.getDeletebeforereplace(),
+      parent: request.getParent(),
+      aliases: request.getAliasesList().map((alias) => (alias.hasSpec() ? aliasUrn(alias.getSpec(), resource) : alias.getUrn())),
     })
     return register(request, callback)
   }
