@@ -11,8 +11,8 @@ const SUITES = ['services/*/test/**/*.test.ts', 'infra/test/**/*.test.ts', 'test
 export const INTEGRATION_SUITES = [
   'services/kit/test/database.test.ts',
   'services/kit/test/discovery-consul.test.ts',
-  'services/user-service/test/repository.test.ts',
-  'services/order-service/test/repository.test.ts',
+  // Every service with a database has one (test/support/repository-suite.ts).
+  'services/*/test/repository.test.ts',
   'services/gateway/test/openapi.test.ts',
   'services/gateway/test/server.test.ts',
   'infra/test/dashboards-live.test.ts',

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { serviceNames } from '../catalog/catalog.ts'
 import { appServices } from '../infra/model.ts'
 import { containerLimits, GATEWAY_TARGET_RPS, limitArgs, parseInspect, parseOomKills, verdict, type ContainerState } from '../scripts/lib/capacity.ts'
 
-const model = appServices({ replicas: { 'user-service': 1, 'order-service': 1, gateway: 1 }, logLevel: 'info' })
+const model = appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' })
 const gateway = model.find((service) => service.name === 'gateway')!
 
 const healthy: ContainerState = { name: 'gateway', running: true, restarts: 0, oomKilled: false, cgroupOomKills: 0, peakMiB: 120, limitMiB: 256 }

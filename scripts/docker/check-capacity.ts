@@ -1,6 +1,6 @@
 // Capacity under the declared limits: the three service images run with the CPU and memory
 // limits and the V8 sizing the stacks give them (read from the service model, infra/model.ts),
-// user-service and order-service on a real PostgreSQL, tracing on with the default sampler into
+// the services with a database on a real PostgreSQL, tracing on with the default sampler into
 // a local OTLP sink; then wrk saturates the gateway with `GET /users/:id` for 60 s. Prints the
 // requests per second per gateway replica and each container's peak memory, and fails on an OOM
 // kill, a restart, a container gone or a single failed request. Whether the gateway reached
@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs, promisify } from 'node:util'
 import { wrkRun } from '../../bench/lib/load.ts'
 import { CountingSink } from '../../bench/lib/sink.ts'
+import { catalogEntry, serviceNames, upstreamUrlsVariable } from '../../catalog/catalog.ts'
 import { appServices, type AppService } from '../../infra/model.ts'
 import setupRealServers from '../../test/support/real-servers.ts'
 import { createDatabase } from '../../test/support/real-servers-helpers.ts'
@@ -33,8 +34,8 @@ const seconds = Number(values.seconds)
 const connections = Number(values.connections)
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
-const model = new Map(appServices({ replicas: { 'user-service': 1, 'order-service': 1, gateway: 1 }, logLevel: 'info' }).map((service) => [service.name, service]))
-const service = (name: string): AppService => model.get(name as AppService['name'])!
+const model = new Map(appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' }).map((service) => [service.name, service]))
+const service = (name: string): AppService => model.get(name)!
 const runId = `platform-capacity-${process.pid}`
 const started: string[] = []
 const cleanups: (() => Promise<unknown>)[] = []
@@ -45,7 +46,7 @@ async function dockerOut(...args: string[]): Promise<string> {
 }
 
 /** Runs one service's image on the host's network, on 127.0.0.1:`port`, with the model's limits. */
-async function run(name: AppService['name'], port: number, env: Record<string, string>): Promise<string> {
+async function run(name: string, port: number, env: Record<string, string>): Promise<string> {
   const container = `${runId}-${name}`
   const limits = containerLimits(service(name))
   const envArgs = Object.entries({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', DRAIN_DELAY_MS: '0', ...env }).flatMap(([key, value]) => ['--env', `${key}=${value}`])
@@ -106,7 +107,7 @@ async function readFirst(dir: string | undefined, files: readonly string[]): Pro
   return undefined
 }
 
-async function stateOf(name: AppService['name'], container: string, cgroup: string | undefined): Promise<ContainerState> {
+async function stateOf(name: string, container: string, cgroup: string | undefined): Promise<ContainerState> {
   const inspected = parseInspect(container, await dockerOut('inspect', '--format', '{{json .State}}', container), await dockerOut('inspect', '--format', '{{.RestartCount}}', container))
   const peak = await readFirst(cgroup, ['memory.max_usage_in_bytes', 'memory.peak'])
   const oom = await readFirst(cgroup, ['memory.oom_control', 'memory.events'])
@@ -132,17 +133,23 @@ async function main(): Promise<number> {
 
   const names = [...model.keys()]
   const ports = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freePort()] as const)))
-  const url = (name: AppService['name']) => `http://127.0.0.1:${ports[name]}`
-  const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp }
-  const env: Record<AppService['name'], Record<string, string>> = {
-    'user-service': { ...tracing, DATABASE_URL: await createDatabase(postgres, 'capacity_users') },
-    'order-service': { ...tracing, DATABASE_URL: await createDatabase(postgres, 'capacity_orders'), USER_SERVICE_URLS: url('user-service') },
-    // One load client: its per-client rate limit (RATE_LIMIT_MAX a minute) would answer 429 to
-    // nearly everything, so it is lifted; every other setting is the production default.
-    gateway: { ...tracing, USER_SERVICE_URLS: url('user-service'), ORDER_SERVICE_URLS: url('order-service'), RATE_LIMIT_MAX: '1000000000' },
+  const url = (name: string) => `http://127.0.0.1:${ports[name]}`
+  // Every service as the catalog describes it: its database, the static instance lists of the
+  // services it calls, and its spans to the sink.
+  const env: Record<string, Record<string, string>> = {}
+  for (const name of names) {
+    const entry = catalogEntry(name)
+    env[name] = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp,
+      ...(entry.database === undefined ? {} : { DATABASE_URL: await createDatabase(postgres, `capacity_${entry.database.name}`) }),
+      ...Object.fromEntries(entry.calls.map((callee) => [upstreamUrlsVariable(callee), url(callee)])),
+    }
   }
+  // One load client: its per-client rate limit (RATE_LIMIT_MAX a minute) would answer 429 to
+  // nearly everything, so it is lifted; every other setting is the production default.
+  env.gateway = { ...env.gateway, RATE_LIMIT_MAX: '1000000000' }
   const containers: Record<string, string> = {}
-  for (const name of names) containers[name] = await run(name, ports[name]!, env[name])
+  for (const name of names) containers[name] = await run(name, ports[name]!, env[name]!)
   for (const name of names) await waitReady(name, url(name), containers[name]!)
   const cgroups = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await cgroupOf(containers[name]!)] as const)))
 
