@@ -1,6 +1,12 @@
 import { configDefaults, defineConfig } from 'vitest/config'
 
-const SUITES = ['services/*/test/**/*.test.ts', 'infra/test/**/*.test.ts', 'test/**/*.test.ts', 'policy/test/**/*.test.ts', 'bench/test/**/*.test.ts']
+const SUITES = [
+  'services/*/test/**/*.test.ts',
+  'infra/test/**/*.test.ts',
+  'test/**/*.test.ts',
+  'policy/test/**/*.test.ts',
+  'bench/test/**/*.test.ts',
+]
 
 /**
  * The suites that need real servers: PostgreSQL and Consul from the global setup (read with

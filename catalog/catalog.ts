@@ -74,15 +74,28 @@ export function validateCatalog(value: unknown, source = 'catalog'): Catalog {
     }
     service.calls.forEach((callee, position) => {
       if (!seen.has(callee)) {
-        const why = callee === service.name ? 'a service cannot call itself' : value.some((other: { name?: unknown }) => other?.name === callee) ? 'must be listed before its caller (the order is the start order)' : 'not a service of the catalog'
+        const why =
+          callee === service.name
+            ? 'a service cannot call itself'
+            : value.some((other: { name?: unknown }) => other?.name === callee)
+              ? 'must be listed before its caller (the order is the start order)'
+              : 'not a service of the catalog'
         throw new CatalogError(`${source}: ${label}.calls[${position}]=${JSON.stringify(callee)}: ${why}`)
       }
     })
     if ((service.kind === 'edge') !== (service.routerRule !== undefined)) {
-      throw new CatalogError(`${source}: ${label}.routerRule: ${service.kind === 'edge' ? 'an edge service needs the Traefik router rule it is published under' : 'only an edge service is published, so only it has a routerRule'}`)
+      throw new CatalogError(
+        `${source}: ${label}.routerRule: ${service.kind === 'edge' ? 'an edge service needs the Traefik router rule it is published under' : 'only an edge service is published, so only it has a routerRule'}`,
+      )
     }
-    const sharedDatabase = [...seen.values()].find((other) => other.database !== undefined && (other.database.name === service.database?.name || other.database.role === service.database?.role))
-    if (sharedDatabase !== undefined) throw new CatalogError(`${source}: ${label}.database: its name and role must differ from ${sharedDatabase.name}'s (each service owns its database)`)
+    const sharedDatabase = [...seen.values()].find(
+      (other) =>
+        other.database !== undefined && (other.database.name === service.database?.name || other.database.role === service.database?.role),
+    )
+    if (sharedDatabase !== undefined)
+      throw new CatalogError(
+        `${source}: ${label}.database: its name and role must differ from ${sharedDatabase.name}'s (each service owns its database)`,
+      )
     seen.set(service.name, service)
   })
   return value as Catalog
@@ -139,7 +152,8 @@ function describe(error: SchemaError, entry: unknown): string {
   const path = segments.map((segment) => (/^[0-9]+$/.test(segment) ? `[${segment}]` : `.${segment}`)).join('')
   // typebox reports an unknown field either way, depending on the schema's compilation.
   if (error.keyword === 'additionalProperties' || error.message === 'schema is false') {
-    const field = error.keyword === 'additionalProperties' ? [...segments, String((error.params.additionalProperties as unknown[])[0])] : segments
+    const field =
+      error.keyword === 'additionalProperties' ? [...segments, String((error.params.additionalProperties as unknown[])[0])] : segments
     const known = Object.keys(schemaAt(field.slice(0, -1))?.properties ?? {}).join(', ')
     return `${field.map((segment) => `.${segment}`).join('')}: not a catalog field (${known})`
   }

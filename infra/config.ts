@@ -70,134 +70,160 @@ export const SECRET_KEYS = ['registryPassword'] as const
 
 /** `services.<name>.replicas` for every service of the catalog, and no other name. */
 const servicesSchema = (catalog: Catalog) =>
-  Type.Object(Object.fromEntries(serviceNames(catalog).map((name) => [name, replicas(name)])) as Record<string, ReturnType<typeof replicas>>, {
-    additionalProperties: false,
-    default: {},
-  })
+  Type.Object(
+    Object.fromEntries(serviceNames(catalog).map((name) => [name, replicas(name)])) as Record<string, ReturnType<typeof replicas>>,
+    {
+      additionalProperties: false,
+      default: {},
+    },
+  )
 
 /**
  * The project namespace's keys, for the services of `catalog`. `npm run docs:config` writes
  * them as infra/README.md's table.
  */
-export const stackConfigSchemaFor = (catalog: Catalog = CATALOG) => Type.Object(
-  {
-    target: Type.Union([Type.Literal('docker'), Type.Literal('kubernetes')], {
-      default: 'docker',
-      description: 'where the stack runs: the local Docker engine (dev) or a Kubernetes cluster (prod)',
-    }),
-    logLevel: Type.Union(
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((level) => Type.Literal(level)),
-      { default: 'info', description: 'LOG_LEVEL of the app services' },
-    ),
-    apiDocs: Type.Boolean({ default: true, description: "the gateway's interactive API reference at /docs (API_DOCS); /openapi.json is always served" }),
-    services: servicesSchema(catalog),
-    images: Type.Object(
-      {
-        node: pinnedImage('node:24.19.0-bookworm-slim', SEMVER, 'base image of the service images (build argument NODE_IMAGE)'),
-        consul: pinnedImage('hashicorp/consul:1.22.1', SEMVER, 'Consul server'),
-        traefik: pinnedImage('traefik:v3.7.10', SEMVER, 'Traefik edge proxy'),
-        elasticsearch: pinnedImage('docker.elastic.co/elasticsearch/elasticsearch:8.19.13', SEMVER, 'Elasticsearch (same version as Logstash and Kibana)'),
-        logstash: pinnedImage('docker.elastic.co/logstash/logstash:8.19.13', SEMVER, 'Logstash'),
-        kibana: pinnedImage('docker.elastic.co/kibana/kibana:8.19.13', SEMVER, 'Kibana'),
-        prometheus: pinnedImage('prom/prometheus:v3.13.0', SEMVER, 'Prometheus (an upstream build: it has Consul service discovery)'),
-        grafana: pinnedImage('grafana/grafana:12.4.2', SEMVER, 'Grafana'),
-        jaeger: pinnedImage('jaegertracing/jaeger:2.19.0', SEMVER, 'Jaeger v2 (OTLP in, UI on 16686)'),
-        postgres: pinnedImage('postgres:17.10-bookworm', PG_VERSION, 'PostgreSQL'),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    ports: Type.Object(
-      {
-        web: hostPort(8000, "Traefik's web entrypoint: the gateway"),
-        traefik: hostPort(8080, 'the Traefik dashboard and API'),
-        consul: hostPort(8500, 'the Consul UI and HTTP API (the Pulumi Consul provider uses it)'),
-        grafana: hostPort(3030, 'Grafana'),
-        kibana: hostPort(5601, 'Kibana'),
-        prometheus: hostPort(9090, 'Prometheus'),
-        jaeger: hostPort(16686, 'the Jaeger UI'),
-        elasticsearch: hostPort(9200, 'the Elasticsearch HTTP API'),
-        postgres: hostPort(5432, 'PostgreSQL'),
-        gelf: hostPort(12201, "Logstash's gelf input (UDP; Docker's log driver sends from the host)"),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    registry: Type.Optional(
-      Type.Object(
-        {
-          server: Type.String({
-            pattern: '^[a-z0-9.-]+(:[0-9]+)?$',
-            expected: 'a registry host with an optional port, like ghcr.io or registry.local:5000',
-            description: 'registry the service images are pushed to, e.g. ghcr.io (registry.* go together; required on kubernetes; unset = images stay in the local engine)',
-          }),
-          repository: Type.String({
-            pattern: '^[a-z0-9]+([._/-][a-z0-9]+)*$',
-            expected: 'a lowercase repository path like acme/platform',
-            description: 'path under the server, e.g. acme/platform',
-          }),
-          username: Type.String({ minLength: 1, description: 'user the images are pushed as' }),
-        },
-        { additionalProperties: false },
+export const stackConfigSchemaFor = (catalog: Catalog = CATALOG) =>
+  Type.Object(
+    {
+      target: Type.Union([Type.Literal('docker'), Type.Literal('kubernetes')], {
+        default: 'docker',
+        description: 'where the stack runs: the local Docker engine (dev) or a Kubernetes cluster (prod)',
+      }),
+      logLevel: Type.Union(
+        ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((level) => Type.Literal(level)),
+        { default: 'info', description: 'LOG_LEVEL of the app services' },
       ),
-    ),
-    registryPassword: Type.Optional(
-      Type.String({ minLength: 1, description: 'password or token of registry.username (secret: pulumi config set --secret registryPassword ...)' }),
-    ),
-    kubernetes: Type.Object(
-      {
-        namespace: dnsLabel('platform', 'namespace of the app services and their database (kubernetes target; enforces the restricted Pod Security Standard)'),
-        observabilityNamespace: dnsLabel('platform-observability', 'namespace of Elasticsearch, Kibana, Logstash, Filebeat, Prometheus, Alertmanager, Grafana and Jaeger'),
-        systemNamespace: dnsLabel('platform-system', 'namespace of Consul, Traefik and the CloudNativePG operator'),
-        kubeconfig: Type.Optional(
-          Type.String({ minLength: 1, description: 'kubeconfig file of the cluster (unset: $KUBECONFIG, else ~/.kube/config)' }),
-        ),
-        context: Type.Optional(Type.String({ minLength: 1, description: 'kubeconfig context to use (unset: the current context)' })),
-        domain: Type.String({
-          pattern: '^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$',
-          expected: 'a DNS domain like platform.example.com',
-          default: 'platform.example.com',
-          description: 'DNS domain whose hosts point at Traefik: api.<domain> is the gateway, traefik.<domain> the dashboard',
-        }),
-        tlsSecret: Type.Optional(
-          Type.String({
-            pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$',
-            expected: 'the name of a kubernetes.io/tls Secret',
-            description: "kubernetes.io/tls Secret in systemNamespace for *.<domain>: Traefik's default certificate (unset: Traefik's self-signed one)",
-          }),
-        ),
-        storageClass: Type.Optional(
-          Type.String({ minLength: 1, description: "StorageClass of the persistent volumes (Consul, Elasticsearch, Logstash, PostgreSQL, Prometheus; unset: the cluster's default)" }),
-        ),
-        databaseInstances: Type.Integer({
-          minimum: 1,
-          maximum: 5,
-          default: 2,
-          description: 'PostgreSQL instances of the CloudNativePG Cluster: one primary, the rest streaming replicas',
-        }),
-        // The one place each chart is pinned. Renovate (renovate.json) proposes new versions from
-        // the `renovate:` lines; infra/UPSTREAM.md must be re-checked with each.
-        charts: Type.Object(
+      apiDocs: Type.Boolean({
+        default: true,
+        description: "the gateway's interactive API reference at /docs (API_DOCS); /openapi.json is always served",
+      }),
+      services: servicesSchema(catalog),
+      images: Type.Object(
+        {
+          node: pinnedImage('node:24.19.0-bookworm-slim', SEMVER, 'base image of the service images (build argument NODE_IMAGE)'),
+          consul: pinnedImage('hashicorp/consul:1.22.1', SEMVER, 'Consul server'),
+          traefik: pinnedImage('traefik:v3.7.10', SEMVER, 'Traefik edge proxy'),
+          elasticsearch: pinnedImage(
+            'docker.elastic.co/elasticsearch/elasticsearch:8.19.13',
+            SEMVER,
+            'Elasticsearch (same version as Logstash and Kibana)',
+          ),
+          logstash: pinnedImage('docker.elastic.co/logstash/logstash:8.19.13', SEMVER, 'Logstash'),
+          kibana: pinnedImage('docker.elastic.co/kibana/kibana:8.19.13', SEMVER, 'Kibana'),
+          prometheus: pinnedImage('prom/prometheus:v3.13.0', SEMVER, 'Prometheus (an upstream build: it has Consul service discovery)'),
+          grafana: pinnedImage('grafana/grafana:12.4.2', SEMVER, 'Grafana'),
+          jaeger: pinnedImage('jaegertracing/jaeger:2.19.0', SEMVER, 'Jaeger v2 (OTLP in, UI on 16686)'),
+          postgres: pinnedImage('postgres:17.10-bookworm', PG_VERSION, 'PostgreSQL'),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+      ports: Type.Object(
+        {
+          web: hostPort(8000, "Traefik's web entrypoint: the gateway"),
+          traefik: hostPort(8080, 'the Traefik dashboard and API'),
+          consul: hostPort(8500, 'the Consul UI and HTTP API (the Pulumi Consul provider uses it)'),
+          grafana: hostPort(3030, 'Grafana'),
+          kibana: hostPort(5601, 'Kibana'),
+          prometheus: hostPort(9090, 'Prometheus'),
+          jaeger: hostPort(16686, 'the Jaeger UI'),
+          elasticsearch: hostPort(9200, 'the Elasticsearch HTTP API'),
+          postgres: hostPort(5432, 'PostgreSQL'),
+          gelf: hostPort(12201, "Logstash's gelf input (UDP; Docker's log driver sends from the host)"),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+      registry: Type.Optional(
+        Type.Object(
           {
-            // renovate: datasource=helm registryUrl=https://helm.releases.hashicorp.com depName=consul
-            consul: chartVersion('1.9.3', 'hashicorp/consul'),
-            // renovate: datasource=helm registryUrl=https://traefik.github.io/charts depName=traefik
-            traefik: chartVersion('41.2.0', 'traefik/traefik'),
-            // renovate: datasource=helm registryUrl=https://helm.elastic.co depName=eck-operator
-            eckOperator: chartVersion('3.2.0', 'elastic/eck-operator'),
-            // renovate: datasource=helm registryUrl=https://prometheus-community.github.io/helm-charts depName=kube-prometheus-stack
-            kubePrometheusStack: chartVersion('81.4.3', 'prometheus-community/kube-prometheus-stack'),
-            // renovate: datasource=helm registryUrl=https://jaegertracing.github.io/helm-charts depName=jaeger
-            jaeger: chartVersion('4.11.1', 'jaegertracing/jaeger'),
-            // renovate: datasource=helm registryUrl=https://cloudnative-pg.github.io/charts depName=cloudnative-pg
-            cloudnativePg: chartVersion('0.27.0', 'cloudnative-pg/cloudnative-pg'),
+            server: Type.String({
+              pattern: '^[a-z0-9.-]+(:[0-9]+)?$',
+              expected: 'a registry host with an optional port, like ghcr.io or registry.local:5000',
+              description:
+                'registry the service images are pushed to, e.g. ghcr.io (registry.* go together; required on kubernetes; unset = images stay in the local engine)',
+            }),
+            repository: Type.String({
+              pattern: '^[a-z0-9]+([._/-][a-z0-9]+)*$',
+              expected: 'a lowercase repository path like acme/platform',
+              description: 'path under the server, e.g. acme/platform',
+            }),
+            username: Type.String({ minLength: 1, description: 'user the images are pushed as' }),
           },
-          { additionalProperties: false, default: {} },
+          { additionalProperties: false },
         ),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-  },
-  { additionalProperties: false },
-)
+      ),
+      registryPassword: Type.Optional(
+        Type.String({
+          minLength: 1,
+          description: 'password or token of registry.username (secret: pulumi config set --secret registryPassword ...)',
+        }),
+      ),
+      kubernetes: Type.Object(
+        {
+          namespace: dnsLabel(
+            'platform',
+            'namespace of the app services and their database (kubernetes target; enforces the restricted Pod Security Standard)',
+          ),
+          observabilityNamespace: dnsLabel(
+            'platform-observability',
+            'namespace of Elasticsearch, Kibana, Logstash, Filebeat, Prometheus, Alertmanager, Grafana and Jaeger',
+          ),
+          systemNamespace: dnsLabel('platform-system', 'namespace of Consul, Traefik and the CloudNativePG operator'),
+          kubeconfig: Type.Optional(
+            Type.String({ minLength: 1, description: 'kubeconfig file of the cluster (unset: $KUBECONFIG, else ~/.kube/config)' }),
+          ),
+          context: Type.Optional(Type.String({ minLength: 1, description: 'kubeconfig context to use (unset: the current context)' })),
+          domain: Type.String({
+            pattern: '^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$',
+            expected: 'a DNS domain like platform.example.com',
+            default: 'platform.example.com',
+            description: 'DNS domain whose hosts point at Traefik: api.<domain> is the gateway, traefik.<domain> the dashboard',
+          }),
+          tlsSecret: Type.Optional(
+            Type.String({
+              pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$',
+              expected: 'the name of a kubernetes.io/tls Secret',
+              description:
+                "kubernetes.io/tls Secret in systemNamespace for *.<domain>: Traefik's default certificate (unset: Traefik's self-signed one)",
+            }),
+          ),
+          storageClass: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                "StorageClass of the persistent volumes (Consul, Elasticsearch, Logstash, PostgreSQL, Prometheus; unset: the cluster's default)",
+            }),
+          ),
+          databaseInstances: Type.Integer({
+            minimum: 1,
+            maximum: 5,
+            default: 2,
+            description: 'PostgreSQL instances of the CloudNativePG Cluster: one primary, the rest streaming replicas',
+          }),
+          // The one place each chart is pinned. Renovate (renovate.json) proposes new versions from
+          // the `renovate:` lines; infra/UPSTREAM.md must be re-checked with each.
+          charts: Type.Object(
+            {
+              // renovate: datasource=helm registryUrl=https://helm.releases.hashicorp.com depName=consul
+              consul: chartVersion('1.9.3', 'hashicorp/consul'),
+              // renovate: datasource=helm registryUrl=https://traefik.github.io/charts depName=traefik
+              traefik: chartVersion('41.2.0', 'traefik/traefik'),
+              // renovate: datasource=helm registryUrl=https://helm.elastic.co depName=eck-operator
+              eckOperator: chartVersion('3.2.0', 'elastic/eck-operator'),
+              // renovate: datasource=helm registryUrl=https://prometheus-community.github.io/helm-charts depName=kube-prometheus-stack
+              kubePrometheusStack: chartVersion('81.4.3', 'prometheus-community/kube-prometheus-stack'),
+              // renovate: datasource=helm registryUrl=https://jaegertracing.github.io/helm-charts depName=jaeger
+              jaeger: chartVersion('4.11.1', 'jaegertracing/jaeger'),
+              // renovate: datasource=helm registryUrl=https://cloudnative-pg.github.io/charts depName=cloudnative-pg
+              cloudnativePg: chartVersion('0.27.0', 'cloudnative-pg/cloudnative-pg'),
+            },
+            { additionalProperties: false, default: {} },
+          ),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+    },
+    { additionalProperties: false },
+  )
 
 /** The schema for the repository's catalog. */
 export const stackConfigSchema = stackConfigSchemaFor()
@@ -281,12 +307,12 @@ export function loadStackConfig(catalog: Catalog = CATALOG): StackConfig {
   applyTargetDefaults(value, replicasGiven)
 
   if (value.registryPassword !== undefined && !isConfigSecret(`${prefix}registryPassword`)) {
-    throw new StackConfigError(`${prefix}registryPassword must be stored as a secret: pulumi config set --secret registryPassword <password>`)
+    throw new StackConfigError(
+      `${prefix}registryPassword must be stored as a secret: pulumi config set --secret registryPassword <password>`,
+    )
   }
   const registry =
-    value.registry === undefined
-      ? undefined
-      : { ...value.registry, password: new pulumi.Config(project).requireSecret('registryPassword') }
+    value.registry === undefined ? undefined : { ...value.registry, password: new pulumi.Config(project).requireSecret('registryPassword') }
 
   return {
     project,
@@ -356,7 +382,10 @@ function coerceText(schema: Described, value: unknown): unknown {
   }
   if (schema.properties !== undefined && typeof value === 'object' && value !== null && !Array.isArray(value)) {
     return Object.fromEntries(
-      Object.entries(value).map(([key, child]) => [key, schema.properties?.[key] === undefined ? child : coerceText(schema.properties[key], child)]),
+      Object.entries(value).map(([key, child]) => [
+        key,
+        schema.properties?.[key] === undefined ? child : coerceText(schema.properties[key], child),
+      ]),
     )
   }
   return value
@@ -372,7 +401,8 @@ interface SchemaError {
 function describeError(prefix: string, error: SchemaError, value: unknown, properties: Record<string, Described>): string {
   const segments = error.instancePath.split('/').slice(1)
   if (error.keyword === 'additionalProperties' || error.message === 'schema is false') {
-    const unknown = error.keyword === 'additionalProperties' ? [...segments, String((error.params.additionalProperties as unknown[])[0])] : segments
+    const unknown =
+      error.keyword === 'additionalProperties' ? [...segments, String((error.params.additionalProperties as unknown[])[0])] : segments
     const parent = schemaAt(properties, unknown.slice(0, -1))
     const known = Object.keys(parent?.properties ?? {}).join(', ')
     return `${prefix}${unknown.join('.')} is not a configuration key (${unknown.length > 1 ? `${unknown.slice(0, -1).join('.')} takes ` : ''}${known})`
@@ -409,7 +439,11 @@ function valueAt(value: unknown, segments: readonly string[]): unknown {
 
 /** Rules that span keys, checked after the schema. */
 function crossChecks(prefix: string, value: Schema): void {
-  const version = (image: string) => image.replace(/@sha256:.*$/, '').split(':').pop()
+  const version = (image: string) =>
+    image
+      .replace(/@sha256:.*$/, '')
+      .split(':')
+      .pop()
   const elastic = version(value.images.elasticsearch)
   for (const key of ['logstash', 'kibana'] as const) {
     if (version(value.images[key]) !== elastic) {
@@ -423,14 +457,19 @@ function crossChecks(prefix: string, value: Schema): void {
   for (const key of Object.keys(stackConfigSchema.properties.ports.properties) as (keyof HostPorts)[]) {
     const port = value.ports[key]
     const other = seen.get(port)
-    if (other !== undefined) throw new StackConfigError(`${prefix}ports.${key}=${port}: must differ from ports.${other}, which is also ${port}`)
+    if (other !== undefined)
+      throw new StackConfigError(`${prefix}ports.${key}=${port}: must differ from ports.${other}, which is also ${port}`)
     seen.set(port, key)
   }
   if (value.target === 'kubernetes' && value.registry === undefined) {
-    throw new StackConfigError(`${prefix}registry is required when target is kubernetes: the cluster pulls the service images from it (server, repository, username)`)
+    throw new StackConfigError(
+      `${prefix}registry is required when target is kubernetes: the cluster pulls the service images from it (server, repository, username)`,
+    )
   }
   if (value.registry !== undefined && value.registryPassword === undefined) {
-    throw new StackConfigError(`${prefix}registryPassword is required with registry: pulumi config set --secret registryPassword <password>`)
+    throw new StackConfigError(
+      `${prefix}registryPassword is required with registry: pulumi config set --secret registryPassword <password>`,
+    )
   }
 }
 
@@ -460,7 +499,9 @@ export function configTable(): string {
       key: path,
       type: secret ? `${type} (secret)` : type,
       fallback: schema.default === undefined ? 'unset' : `\`${String(schema.default)}\``,
-      description: [schema.description ?? '', ...(schema.tableNote === undefined ? [] : [schema.tableNote])].join('; ').replace(/\|/g, '\\|'),
+      description: [schema.description ?? '', ...(schema.tableNote === undefined ? [] : [schema.tableNote])]
+        .join('; ')
+        .replace(/\|/g, '\\|'),
     })
   }
   walk('', { type: 'object', properties: stackConfigSchema.properties as unknown as Record<string, Described> })
@@ -470,4 +511,3 @@ export function configTable(): string {
     ...rows.map((row) => `| \`${row.key}\` | ${row.type} | ${row.fallback} | ${row.description} |`),
   ].join('\n')
 }
-

@@ -47,8 +47,7 @@ export class ServiceImages extends pulumi.ComponentResource {
   constructor(name: string, args: ServiceImagesArgs, opts?: pulumi.ComponentResourceOptions) {
     super('microservice-platform:images:ServiceImages', name, {}, opts)
     const registry = args.registry
-    const repository =
-      registry === undefined ? (args.localRepository ?? 'platform') : `${registry.server}/${registry.repository}`
+    const repository = registry === undefined ? (args.localRepository ?? 'platform') : `${registry.server}/${registry.repository}`
     const imageNames: Record<string, pulumi.Output<string>> = {}
     const tags: Record<string, string> = {}
     for (const service of args.services) {

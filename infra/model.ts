@@ -120,7 +120,8 @@ export function appServices(settings: ModelSettings, catalog: Catalog = CATALOG)
 
 function appService(entry: CatalogEntry, settings: ModelSettings): AppService {
   const replicas = settings.replicas[entry.name]
-  if (replicas === undefined) throw new Error(`appServices: no replica count for ${entry.name} (settings.replicas has ${Object.keys(settings.replicas).join(', ')})`)
+  if (replicas === undefined)
+    throw new Error(`appServices: no replica count for ${entry.name} (settings.replicas has ${Object.keys(settings.replicas).join(', ')})`)
   const env: Record<string, EnvSource> = {
     PORT: value(String(entry.port)),
     LOG_LEVEL: value(settings.logLevel),
@@ -186,7 +187,8 @@ export function secretsOf(service: AppService): SecretName[] {
  * these (npm run bench reads them from here).
  */
 export function nodeOptions(memoryLimitMiB: number): string {
-  if (!Number.isInteger(memoryLimitMiB) || memoryLimitMiB < 128) throw new Error(`a Node service needs at least 128 MiB of memory (got ${memoryLimitMiB})`)
+  if (!Number.isInteger(memoryLimitMiB) || memoryLimitMiB < 128)
+    throw new Error(`a Node service needs at least 128 MiB of memory (got ${memoryLimitMiB})`)
   return `--max-old-space-size=${Math.floor((memoryLimitMiB * 5) / 8)} --max-semi-space-size=8`
 }
 
@@ -227,11 +229,18 @@ export interface DependencyTargets<T> {
  * What a service waits for, in the order it lists its dependencies, and which of them nothing was
  * given for (a platform piece left out, or an app service not made before it).
  */
-export function resolveDependencies<T>(service: AppService, targets: DependencyTargets<T>): { readonly resolved: T[]; readonly unresolved: string[] } {
+export function resolveDependencies<T>(
+  service: AppService,
+  targets: DependencyTargets<T>,
+): { readonly resolved: T[]; readonly unresolved: string[] } {
   const resolved: T[] = []
   const unresolved: string[] = []
   for (const dependency of service.dependsOn) {
-    const found = isPlatformDependency(dependency) ? targets.platform[dependency] : Object.hasOwn(targets.services, dependency) ? [targets.services[dependency]!] : undefined
+    const found = isPlatformDependency(dependency)
+      ? targets.platform[dependency]
+      : Object.hasOwn(targets.services, dependency)
+        ? [targets.services[dependency]!]
+        : undefined
     if (found === undefined) unresolved.push(dependency)
     else resolved.push(...found)
   }
@@ -282,7 +291,10 @@ export function terminationGracePeriodSeconds(service: AppService): number {
 }
 
 /** Requests and limits as numbers: cores and MiB (what Docker takes, and what a budget adds up). */
-export function resourceAmounts(service: AppService): { readonly cpu: { readonly request: number; readonly limit: number }; readonly memoryMiB: { readonly request: number; readonly limit: number } } {
+export function resourceAmounts(service: AppService): {
+  readonly cpu: { readonly request: number; readonly limit: number }
+  readonly memoryMiB: { readonly request: number; readonly limit: number }
+} {
   const { requests, limits } = service.resources
   return {
     cpu: { request: cpuCores(requests.cpu), limit: cpuCores(limits.cpu) },

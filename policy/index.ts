@@ -5,7 +5,8 @@ import { PolicyPack } from '@pulumi/policy'
 import { policies } from './policies.ts'
 
 new PolicyPack('microservice-platform', {
-  description: 'Guardrails of the microservice platform: restricted pods, pinned images, replicas with disruption budgets, no insecure dashboards, no plaintext credentials (prod); loopback-only ports and pinned images (dev).',
+  description:
+    'Guardrails of the microservice platform: restricted pods, pinned images, replicas with disruption budgets, no insecure dashboards, no plaintext credentials (prod); loopback-only ports and pinned images (dev).',
   enforcementLevel: 'mandatory',
   policies: [...policies],
 })

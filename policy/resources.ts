@@ -107,7 +107,9 @@ export function containersOf(spec: Record<string, unknown>): ContainerOf[] {
   return lists.flatMap((name) =>
     list(spec[name]).flatMap((item, index) => {
       const container = record(item)
-      return container === undefined ? [] : [{ container, name: typeof container.name === 'string' ? container.name : `#${index}`, list: name }]
+      return container === undefined
+        ? []
+        : [{ container, name: typeof container.name === 'string' ? container.name : `#${index}`, list: name }]
     }),
   )
 }
@@ -130,7 +132,9 @@ export function customPodTemplateSpecs(props: Props): { path: string; spec: Reco
   add('spec.podTemplate.spec', at(props, 'spec', 'podTemplate', 'spec'))
   add('spec.daemonSet.podTemplate.spec', at(props, 'spec', 'daemonSet', 'podTemplate', 'spec'))
   add('spec.deployment.podTemplate.spec', at(props, 'spec', 'deployment', 'podTemplate', 'spec'))
-  list(at(props, 'spec', 'nodeSets')).forEach((nodeSet, index) => add(`spec.nodeSets[${index}].podTemplate.spec`, at(nodeSet, 'podTemplate', 'spec')))
+  list(at(props, 'spec', 'nodeSets')).forEach((nodeSet, index) =>
+    add(`spec.nodeSets[${index}].podTemplate.spec`, at(nodeSet, 'podTemplate', 'spec')),
+  )
   return found
 }
 

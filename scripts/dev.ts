@@ -43,7 +43,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)))
 
   const timeoutMs = readyTimeoutMs()
-  note(`starting ${services.map((service) => service.name).join(', ')} (each must be ready within ${timeoutMs / 1000} s; SERVICE_READY_TIMEOUT_MS changes it)`)
+  note(
+    `starting ${services.map((service) => service.name).join(', ')} (each must be ready within ${timeoutMs / 1000} s; SERVICE_READY_TIMEOUT_MS changes it)`,
+  )
   const results = await Promise.allSettled(
     services.map(async ({ name, port, env }) => {
       const service = await startService({
@@ -54,7 +56,8 @@ async function main(): Promise<void> {
         onLine: print,
         // Tracked from the start, so Ctrl-C during a slow start stops it too.
         onSpawn: (spawned) => running.push(spawned),
-        onWaiting: ({ elapsedMs, lastSeen }) => note(`… waiting for ${name} (${Math.round(elapsedMs / 1000)} s; /health/ready last answered ${lastSeen})`),
+        onWaiting: ({ elapsedMs, lastSeen }) =>
+          note(`… waiting for ${name} (${Math.round(elapsedMs / 1000)} s; /health/ready last answered ${lastSeen})`),
       })
       note(`${name} ready at ${service.url}`)
       return service

@@ -1,12 +1,28 @@
 import { describe, expect, it } from 'vitest'
 import { serviceNames } from '../catalog/catalog.ts'
 import { appServices } from '../infra/model.ts'
-import { containerLimits, GATEWAY_TARGET_RPS, limitArgs, parseInspect, parseOomKills, verdict, type ContainerState } from '../scripts/lib/capacity.ts'
+import {
+  containerLimits,
+  GATEWAY_TARGET_RPS,
+  limitArgs,
+  parseInspect,
+  parseOomKills,
+  verdict,
+  type ContainerState,
+} from '../scripts/lib/capacity.ts'
 
 const model = appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' })
 const gateway = model.find((service) => service.name === 'gateway')!
 
-const healthy: ContainerState = { name: 'gateway', running: true, restarts: 0, oomKilled: false, cgroupOomKills: 0, peakMiB: 120, limitMiB: 256 }
+const healthy: ContainerState = {
+  name: 'gateway',
+  running: true,
+  restarts: 0,
+  oomKilled: false,
+  cgroupOomKills: 0,
+  peakMiB: 120,
+  limitMiB: 256,
+}
 const load = { ok: 130_000, non2xx: 0, errors: 0, seconds: 60, rps: 130_000 / 60, p50: 20, p99: 80 }
 
 describe('capacity check limits', () => {
@@ -14,7 +30,16 @@ describe('capacity check limits', () => {
     const limits = containerLimits(gateway)
 
     expect(limits).toEqual({ cpus: 0.5, memoryMiB: 256, nodeOptions: '--max-old-space-size=160 --max-semi-space-size=8' })
-    expect(limitArgs(limits)).toEqual(['--cpus', '0.5', '--memory', '256m', '--memory-swap', '256m', '--env', 'NODE_OPTIONS=--max-old-space-size=160 --max-semi-space-size=8'])
+    expect(limitArgs(limits)).toEqual([
+      '--cpus',
+      '0.5',
+      '--memory',
+      '256m',
+      '--memory-swap',
+      '256m',
+      '--env',
+      'NODE_OPTIONS=--max-old-space-size=160 --max-semi-space-size=8',
+    ])
   })
 
   it('follows a change of the model limits', () => {

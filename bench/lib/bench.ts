@@ -12,7 +12,15 @@ import { PATH, startRig, type Rig } from './rig.ts'
 import { FIXED_RATE, SATURATION, scenarioLabel, SERVERS, type Scenario, type ServerId } from './scenarios.ts'
 import type { Settings } from './settings.ts'
 import { median } from './stats.ts'
-import { summarizeRate, summarizeSaturation, worst, type CpuPerRequest, type RateRun, type SaturationRun, type ServerSummary } from './summary.ts'
+import {
+  summarizeRate,
+  summarizeSaturation,
+  worst,
+  type CpuPerRequest,
+  type RateRun,
+  type SaturationRun,
+  type ServerSummary,
+} from './summary.ts'
 import { evaluateTargets, NOISY_OTHER_LOAD } from './targets.ts'
 
 /** Connections of the fixed-rate runs: far more than needed at 1,000 req/s, so a stall queues on the server, not in the client. */
@@ -66,7 +74,13 @@ export async function runBench(settings: Settings, resultsDir: string, stamp: st
 
   const saturationSummary = summarizeSaturation(saturationRuns)
   const fixedRateSummary = summarizeRate(rateRuns)
-  const targets = evaluateTargets({ saturation: saturationSummary, fixedRate: fixedRateSummary, servers, rate: settings.rate, startsOtherLoad: rig.startsOtherLoad })
+  const targets = evaluateTargets({
+    saturation: saturationSummary,
+    fixedRate: fixedRateSummary,
+    servers,
+    rate: settings.rate,
+    startsOtherLoad: rig.startsOtherLoad,
+  })
   const allRuns = [...saturationRuns, ...rateRuns]
   const otherLoad = { median: median(allRuns.map((run) => run.foreign + run.steal)), worst: worst(allRuns), starts: rig.startsOtherLoad }
   return {
@@ -74,7 +88,14 @@ export async function runBench(settings: Settings, resultsDir: string, stamp: st
     startedAt,
     header,
     settings,
-    machine: { cpus: cpus().length, model: cpus()[0]?.model.trim() ?? 'unknown CPU', kernel: release(), node: process.version, postgres: rig.postgres.version, nginx: rig.nginxVersion },
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model.trim() ?? 'unknown CPU',
+      kernel: release(),
+      node: process.version,
+      postgres: rig.postgres.version,
+      nginx: rig.nginxVersion,
+    },
     pinned,
     servers,
     saturation: saturationSummary,
@@ -161,15 +182,20 @@ async function saturation(rig: Rig, settings: Settings, scenario: Scenario, roun
 async function fixedRate(rig: Rig, settings: Settings, scenario: Scenario, round: number): Promise<RateRun> {
   const url = rig.url(scenario)
   // The kit's services expose prom-client's GC and event-loop metrics; reply-from and nginx have none.
-  const metricsOrigin = scenario.proxy === 'gateway' ? rig.proxy(scenario)!.url : scenario.proxy === 'direct' ? rig.upstream(scenario).url : undefined
+  const metricsOrigin =
+    scenario.proxy === 'gateway' ? rig.proxy(scenario)!.url : scenario.proxy === 'direct' ? rig.upstream(scenario).url : undefined
   const pausesBefore = metricsOrigin === undefined ? undefined : await scrapePauses(metricsOrigin)
   const before = snapshot()
   const load =
     settings.rateTool === 'paced'
       ? await paced(url, { rate: settings.rate, seconds: settings.rateDuration, connections: RATE_CONNECTIONS })
-      : { ...(await autocannonRun(url, { connections: RATE_CONNECTIONS, seconds: settings.rateDuration, overallRate: settings.rate })), maxInFlight: Number.NaN }
+      : {
+          ...(await autocannonRun(url, { connections: RATE_CONNECTIONS, seconds: settings.rateDuration, overallRate: settings.rate })),
+          maxInFlight: Number.NaN,
+        }
   const window = between(before, snapshot(), rig.ours)
-  const pauses = metricsOrigin === undefined || pausesBefore === undefined ? undefined : pausesBetween(pausesBefore, await scrapePauses(metricsOrigin))
+  const pauses =
+    metricsOrigin === undefined || pausesBefore === undefined ? undefined : pausesBetween(pausesBefore, await scrapePauses(metricsOrigin))
   return {
     ...load,
     scenario: scenario.id,
@@ -229,7 +255,9 @@ function headerOf(settings: Settings, rig: Rig, startedAt: string): string[] {
     `fixed rate: ${settings.rate} req/s for ${settings.rateDuration} s per scenario and round, ${settings.rateTool === 'paced' ? `open loop (requests issued on a clock, ${RATE_CONNECTIONS} keep-alive connections)` : `autocannon overallRate, ${RATE_CONNECTIONS} connections (closed-loop bursts each second)`}; added = proxy − direct, same round${rig.pinning.loader !== undefined ? `; during these runs user-service and PostgreSQL move to CPU ${rig.pinning.loader} so that proxy and upstream do not share a core` : ''}`,
     `upstreams: user-service on PostgreSQL (the production path; private server, durability off), user-service on PGlite in memory, both LOG_LEVEL=warn without tracing${Object.keys(settings.userEnv).length > 0 ? ` then ${environment(settings.userEnv)} (--user-env)` : ''}; the light upstream, a bare Fastify app answering user-service's bytes`,
     `our gateway: production defaults — static discovery (USER_SERVICE_URLS), Prometheus metrics, ${settings.tracing ? 'tracing on (default sampler: every request sampled) exporting to a local OTLP sink' : 'TRACING OFF (--no-tracing)'}, ${settings.logging === 'production' ? 'LOG_REQUESTS=true (one ECS JSON access line per request)' : 'LOG_REQUESTS=false'}, rate limit raised to 1e9/min; "tracing off": the same without OTEL_EXPORTER_OTLP_ENDPOINT`,
-    ...(Object.keys(settings.gatewayEnv).length > 0 ? [`gateway environment overrides (an experiment, not production defaults): ${environment(settings.gatewayEnv)}`] : []),
+    ...(Object.keys(settings.gatewayEnv).length > 0
+      ? [`gateway environment overrides (an experiment, not production defaults): ${environment(settings.gatewayEnv)}`]
+      : []),
     `reply-from: plain Fastify + @fastify/reply-from defaults, ${settings.logging === 'production' ? 'one pino JSON access line per request' : 'no request logging'}; no metrics, tracing, rate limit or security headers`,
     `nginx: worker_processes 1, HTTP/1.1 keep-alive upstream pool, ${settings.logging === 'production' ? 'access_log to a file (combined, 64 KiB buffer)' : 'access_log off'}; its CPU is the master's and the worker's`,
     'stdout of every Node server: drained and counted by a helper process per server (bench/lib/drain.ts), not by the load generator',
@@ -238,7 +266,9 @@ function headerOf(settings: Settings, rig: Rig, startedAt: string): string[] {
 
 /** ", other load 12%" when something outside the benchmark used a noticeable share of the machine. */
 function interference(run: { foreign: number; steal: number }): string {
-  return run.foreign + run.steal >= 0.02 ? `  [other load ${percent(run.foreign)}${run.steal >= 0.01 ? `, steal ${percent(run.steal)}` : ''}]` : ''
+  return run.foreign + run.steal >= 0.02
+    ? `  [other load ${percent(run.foreign)}${run.steal >= 0.01 ? `, steal ${percent(run.steal)}` : ''}]`
+    : ''
 }
 
 function failures(run: { non2xx: number; errors: number }): string {
@@ -256,9 +286,16 @@ function describeRate(run: RateRun, scenario: Scenario, rate: number): string {
   return `${scenarioLabel(scenario).padEnd(48)} @${rate} req/s: p50 ${ms(run.p50)} ms, p99 ${ms(run.p99)} ms, max ${ms(run.max)} ms${failures(run)}${interference(run)}`
 }
 
-function notesOf(settings: Settings, saturationRuns: readonly SaturationRun[], rateRuns: readonly RateRun[], rig: Rig, otherLoad: BenchResult['otherLoad']): string[] {
+function notesOf(
+  settings: Settings,
+  saturationRuns: readonly SaturationRun[],
+  rateRuns: readonly RateRun[],
+  rig: Rig,
+  otherLoad: BenchResult['otherLoad'],
+): string[] {
   const of = <T extends { scenario: string }>(runs: readonly T[], scenario: string) => runs.filter((run) => run.scenario === scenario)
-  const perRequest = (scenario: string, pick: (run: SaturationRun) => number, digits: number) => fixed(median(of(saturationRuns, scenario).map(pick)), digits)
+  const perRequest = (scenario: string, pick: (run: SaturationRun) => number, digits: number) =>
+    fixed(median(of(saturationRuns, scenario).map(pick)), digits)
   const pauses = (scenario: string, name: string) => {
     const runs = of(rateRuns, scenario).flatMap((run) => (run.pauses === undefined ? [] : [run.pauses]))
     if (runs.length === 0) return `${name} –`
@@ -269,7 +306,9 @@ function notesOf(settings: Settings, saturationRuns: readonly SaturationRun[], r
     }
     return `${name}: event-loop lag max ${runs.map((run) => fixed(run.lagMaxMs)).join('/')} ms, GC ${gc('minor')}, ${gc('major')}`
   }
-  const sink = [...rig.sink.paths].map(([path, entry]) => `${path} ${entry.requests} posts / ${fixed(entry.bytes / 2 ** 20, 1)} MiB`).join(', ')
+  const sink = [...rig.sink.paths]
+    .map(([path, entry]) => `${path} ${entry.requests} posts / ${fixed(entry.bytes / 2 ** 20, 1)} MiB`)
+    .join(', ')
   return [
     'CPU µs/req: utime+stime from /proc/<pid>/stat (all threads; nginx and PostgreSQL: the whole process tree) over each measured run ÷ responses. Proxy = the proxy alone, upstream = user-service or the light upstream, postgres = the database server, loader = the load generator, the OTLP sink and the log drains.',
     `server core: CPU of every server and PostgreSQL ÷ wall time${rig.pinning.server === undefined ? ' ÷ cores' : ''} (~100% when the system under test was the bottleneck; less when the load generator was).`,

@@ -20,7 +20,12 @@ export function runtimeEnv(service: AppServiceName): { NODE_OPTIONS: string } {
  * PGlite in memory otherwise, then the --user-env overrides.
  */
 export function userServiceEnv(settings: Pick<Settings, 'userEnv'>, databaseUrl?: string): Record<string, string> {
-  return { ...runtimeEnv('user-service'), LOG_LEVEL: 'warn', ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }), ...settings.userEnv }
+  return {
+    ...runtimeEnv('user-service'),
+    LOG_LEVEL: 'warn',
+    ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
+    ...settings.userEnv,
+  }
 }
 
 export interface GatewayEnvOptions {

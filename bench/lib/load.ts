@@ -34,7 +34,16 @@ const WRK_SCRIPT = fileURLToPath(new URL('./wrk-summary.lua', import.meta.url))
  * upstream saturates the server core before the load generator saturates its own.
  */
 export async function wrkRun(url: string, options: SaturationOptions): Promise<LoadResult> {
-  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', WRK_SCRIPT, url])
+  const { stdout } = await run('wrk', [
+    '-t1',
+    `-c${options.connections}`,
+    `-d${options.seconds}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    WRK_SCRIPT,
+    url,
+  ])
   return parseWrkSummary(stdout)
 }
 
@@ -42,7 +51,10 @@ export async function wrkRun(url: string, options: SaturationOptions): Promise<L
 export function parseWrkSummary(stdout: string): LoadResult {
   const line = stdout.split('\n').findLast((candidate) => candidate.startsWith('{'))
   if (line === undefined) throw new Error(`wrk printed no summary:\n${stdout}`)
-  const summary = JSON.parse(line) as Record<'requests' | 'durationMicros' | 'connect' | 'read' | 'write' | 'status' | 'timeout' | 'p50' | 'p99' | 'max', number>
+  const summary = JSON.parse(line) as Record<
+    'requests' | 'durationMicros' | 'connect' | 'read' | 'write' | 'status' | 'timeout' | 'p50' | 'p99' | 'max',
+    number
+  >
   // `status` counts answers of 400 and above; the others are socket errors.
   const ok = summary.requests - summary.status
   const seconds = summary.durationMicros / 1e6

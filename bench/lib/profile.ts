@@ -47,7 +47,10 @@ export function summarizeProfile(cpuProfile: unknown, top = 20): ProfileSummary 
     const frame = byId.get(id)!.callFrame
     let result: { component: string; fn: string }
     if (frame.url !== '') {
-      result = { component: componentOf(frame.url), fn: `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}` }
+      result = {
+        component: componentOf(frame.url),
+        fn: `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`,
+      }
     } else if (/^\((garbage collector|idle|program|root)\)$/.test(frame.functionName)) {
       result = { component: frame.functionName, fn: frame.functionName }
     } else {
@@ -81,11 +84,17 @@ export function summarizeProfile(cpuProfile: unknown, top = 20): ProfileSummary 
 }
 
 const AREAS: readonly (readonly [string, RegExp])[] = [
-  ['tracing (OpenTelemetry: spans, context, export)', /^(@opentelemetry\/|@fastify\/otel$|node:async_local_storage$|node:async_context_frame$|node:diagnostics_channel$)/],
+  [
+    'tracing (OpenTelemetry: spans, context, export)',
+    /^(@opentelemetry\/|@fastify\/otel$|node:async_local_storage$|node:async_context_frame$|node:diagnostics_channel$)/,
+  ],
   ['logging (pino, ECS format, stdout writes)', /^(pino|sonic-boom|@elastic\/|node:fs$|kit\/plugins\/access-log)/],
   ['upstream client (undici, balancer, proxy handler)', /^(undici$|kit\/upstream\/|gateway\/plugins\/proxy)/],
   ['metrics (prom-client)', /^(prom-client$|kit\/plugins\/metrics)/],
-  ['protection (rate limit, load shedding, headers)', /^(@fastify\/rate-limit$|@fastify\/under-pressure$|toad-cache$|kit\/plugins\/load-shedding|gateway\/plugins\/security-headers)/],
+  [
+    'protection (rate limit, load shedding, headers)',
+    /^(@fastify\/rate-limit$|@fastify\/under-pressure$|toad-cache$|kit\/plugins\/load-shedding|gateway\/plugins\/security-headers)/,
+  ],
   ['garbage collection', /^\(garbage collector\)$/],
   ['Fastify and Node HTTP/socket I/O', /^(fastify$|find-my-way$|avvio$|fastify-plugin$|@fastify\/|light-my-request$|node:|kit\/)/],
 ]
@@ -105,5 +114,8 @@ function componentOf(url: string): string {
 }
 
 function shortUrl(url: string): string {
-  return url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/services\//, '').replace(/^node:/, '')
+  return url
+    .replace(/^.*node_modules\//, '')
+    .replace(/^file:\/\/.*\/services\//, '')
+    .replace(/^node:/, '')
 }

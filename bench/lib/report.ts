@@ -24,7 +24,22 @@ export function renderSaturation(result: Pick<BenchResult, 'saturation'>): strin
       ],
     ]
   })
-  return table(['saturation', 'req/s', 'p50 ms', 'p99 ms', 'proxy µs/req', 'upstream µs/req', 'postgres µs/req', 'loader µs/req', 'server core', 'other load', 'failures'], rows)
+  return table(
+    [
+      'saturation',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'proxy µs/req',
+      'upstream µs/req',
+      'postgres µs/req',
+      'loader µs/req',
+      'server core',
+      'other load',
+      'failures',
+    ],
+    rows,
+  )
 }
 
 /** The fixed-rate table: latency direct and through each proxy, and what each proxy adds. */
@@ -47,7 +62,21 @@ export function renderFixedRate(result: Pick<BenchResult, 'fixedRate' | 'setting
       ],
     ]
   })
-  return table([`at ${result.settings.rate} req/s`, 'p50 ms', 'p99 ms', 'max ms', 'added p50', 'added p99', 'proxy µs/req', 'upstream µs/req', 'other load', 'failures'], rows)
+  return table(
+    [
+      `at ${result.settings.rate} req/s`,
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'added p50',
+      'added p99',
+      'proxy µs/req',
+      'upstream µs/req',
+      'other load',
+      'failures',
+    ],
+    rows,
+  )
 }
 
 /** Start to ready and memory of every server process. */
@@ -79,7 +108,8 @@ export function renderComparison(comparison: Comparison, file: string): string {
 }
 
 export function renderProfile(profile: NonNullable<BenchResult['profile']>): string {
-  const shares = (list: readonly { name: string; percent: number }[]) => list.map((share) => `    ${fixed(share.percent, 1).padStart(5)}%  ${share.name}`)
+  const shares = (list: readonly { name: string; percent: number }[]) =>
+    list.map((share) => `    ${fixed(share.percent, 1).padStart(5)}%  ${share.name}`)
   return [
     `gateway CPU profile (light upstream): ${profile.samples} busy samples, ${fixed(profile.cpuPerRequest)} µs/req with the profiler on (${profile.file})`,
     '  self time by area (approximate):',

@@ -59,7 +59,22 @@ export function serialize(result: BenchResult): string {
 }
 
 /** The settings whose difference makes two runs' figures incomparable. */
-const COMPARABLE = ['rounds', 'duration', 'warmup', 'connections', 'loadTool', 'rate', 'rateDuration', 'rateTool', 'starts', 'logging', 'tracing', 'gatewayEnv', 'userEnv', 'pin'] as const
+const COMPARABLE = [
+  'rounds',
+  'duration',
+  'warmup',
+  'connections',
+  'loadTool',
+  'rate',
+  'rateDuration',
+  'rateTool',
+  'starts',
+  'logging',
+  'tracing',
+  'gatewayEnv',
+  'userEnv',
+  'pin',
+] as const
 
 export interface Comparison {
   readonly rows: readonly (readonly [label: string, before: string, after: string, change: string, result: string])[]
@@ -87,7 +102,8 @@ export function compareResults(earlier: EarlierResult, after: BenchResult): Comp
     if (was !== is) warnings.push(`settings differ: ${key} ${was ?? 'unset'} → ${is}`)
   }
   const machine = (of: Partial<Machine> | undefined) => `${of?.cpus ?? '?'} × ${of?.model ?? '?'}`
-  if (machine(earlier.machine) !== machine(after.machine)) warnings.push(`machines differ: ${machine(earlier.machine)} → ${machine(after.machine)}`)
+  if (machine(earlier.machine) !== machine(after.machine))
+    warnings.push(`machines differ: ${machine(earlier.machine)} → ${machine(after.machine)}`)
 
   const rows = after.targets.map((target) => {
     const old = earlier.targets.find((candidate) => candidate.id === target.id)

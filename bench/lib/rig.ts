@@ -82,11 +82,17 @@ export async function startRig(settings: Settings, log: (line: string) => void):
     const startsBegin = snapshot()
 
     log(`starting user-service on PostgreSQL and on PGlite (${settings.starts} timed starts each)…`)
-    const onPostgres = await timed('postgres', settings.starts, () => fleet.platform(UPSTREAM_LABEL.postgres, 'user-service', userServiceEnv(settings, pg.url)))
+    const onPostgres = await timed('postgres', settings.starts, () =>
+      fleet.platform(UPSTREAM_LABEL.postgres, 'user-service', userServiceEnv(settings, pg.url)),
+    )
     const reference = await get(`${onPostgres.url}${PATH}`)
     if (reference.status !== 200) throw new Error(`user-service answered ${reference.status} to GET ${PATH}: ${reference.body}`)
-    const onPglite = await timed('pglite', settings.starts, () => fleet.platform(UPSTREAM_LABEL.pglite, 'user-service', userServiceEnv(settings)))
-    const light = await timed('light', 1, () => fleet.script(UPSTREAM_LABEL.light, 'light-upstream.ts', { BODY: reference.body, CONTENT_TYPE: reference.contentType }))
+    const onPglite = await timed('pglite', settings.starts, () =>
+      fleet.platform(UPSTREAM_LABEL.pglite, 'user-service', userServiceEnv(settings)),
+    )
+    const light = await timed('light', 1, () =>
+      fleet.script(UPSTREAM_LABEL.light, 'light-upstream.ts', { BODY: reference.body, CONTENT_TYPE: reference.contentType }),
+    )
     const upstreams: Record<UpstreamKind, Server> = { postgres: onPostgres, pglite: onPglite, light }
 
     log(`starting the proxies (${settings.starts} timed starts of the gateway and reply-from in front of PostgreSQL)…`)
@@ -115,11 +121,17 @@ export async function startRig(settings: Settings, log: (line: string) => void):
     const url = (scenario: Scenario) => `${(proxyOf(scenario) ?? upstreamOf(scenario)).url}${PATH}`
 
     // The same answer through every path: the upstream's own bytes.
-    const bodies: Record<UpstreamKind, string> = { postgres: reference.body, light: reference.body, pglite: (await get(`${onPglite.url}${PATH}`)).body }
+    const bodies: Record<UpstreamKind, string> = {
+      postgres: reference.body,
+      light: reference.body,
+      pglite: (await get(`${onPglite.url}${PATH}`)).body,
+    }
     for (const scenario of SATURATION) {
       const answer = await get(url(scenario))
       if (answer.status !== 200 || answer.body !== bodies[scenario.upstream]) {
-        throw new Error(`${scenarioLabel(scenario)} answered ${answer.status} ${answer.body} to GET ${PATH}, expected 200 ${bodies[scenario.upstream]}`)
+        throw new Error(
+          `${scenarioLabel(scenario)} answered ${answer.status} ${answer.body} to GET ${PATH}, expected 200 ${bodies[scenario.upstream]}`,
+        )
       }
     }
 

@@ -49,7 +49,9 @@ export class Fleet {
     const port = await freePort()
     const started = performance.now()
     // With a port given, startService spawns before its first await, so the pinning applies.
-    const pending = spawnPinned(this.#pinning.server, this.#pinning.loader, () => startService({ name: service, port, env, readyTimeoutMs: READY_TIMEOUT_MS }))
+    const pending = spawnPinned(this.#pinning.server, this.#pinning.loader, () =>
+      startService({ name: service, port, env, readyTimeoutMs: READY_TIMEOUT_MS }),
+    )
     // Our own 5 ms poll times readiness; startService's 100 ms poll would round it up.
     const [startToReadyMs, running] = await Promise.all([timeToReady(`http://127.0.0.1:${port}/health/ready`, started), pending])
     const server: Server = { name, pid: running.child.pid!, url: running.url, drain: new LogDrain(running.child), startToReadyMs }

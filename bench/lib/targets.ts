@@ -50,7 +50,8 @@ interface Definition {
   readonly detail: (measured: Measured) => string
 }
 
-const proxyCpu = (measured: Measured, scenario: keyof Measured['saturation']) => measured.saturation[scenario]?.cpuPerRequest.proxy ?? Number.NaN
+const proxyCpu = (measured: Measured, scenario: keyof Measured['saturation']) =>
+  measured.saturation[scenario]?.cpuPerRequest.proxy ?? Number.NaN
 const micros = (value: number) => `${fixed(value)} µs`
 const mib = (value: number) => `${fixed(value)} MiB`
 const start = (measured: Measured, server: ServerId) => measured.servers[server]?.startToReadyMs ?? Number.NaN
@@ -163,7 +164,8 @@ const DEFINITIONS: readonly Definition[] = [
     limit: 2,
     otherLoad: (m) => rateOtherLoad(m, 'direct/postgres', 'gateway/postgres'),
     value: (m) => m.fixedRate['gateway/postgres']?.addedP99 ?? Number.NaN,
-    detail: (m) => `reply-from adds ${ms(m.fixedRate['reply-from/postgres']?.addedP99)} ms, nginx ${ms(m.fixedRate['nginx/postgres']?.addedP99)} ms`,
+    detail: (m) =>
+      `reply-from adds ${ms(m.fixedRate['reply-from/postgres']?.addedP99)} ms, nginx ${ms(m.fixedRate['nginx/postgres']?.addedP99)} ms`,
   },
 ]
 

@@ -37,7 +37,11 @@ describe('gatewayEnv', () => {
 
 describe('userServiceEnv', () => {
   it('runs a lean user-service on PostgreSQL when given its URL, on PGlite otherwise', () => {
-    expect(userServiceEnv({ userEnv: {} }, 'postgres://postgres@127.0.0.1:5432/bench')).toEqual({ NODE_OPTIONS, LOG_LEVEL: 'warn', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/bench' })
+    expect(userServiceEnv({ userEnv: {} }, 'postgres://postgres@127.0.0.1:5432/bench')).toEqual({
+      NODE_OPTIONS,
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/bench',
+    })
     expect(userServiceEnv({ userEnv: {} })).toEqual({ NODE_OPTIONS, LOG_LEVEL: 'warn' })
   })
 

@@ -13,7 +13,10 @@ nodejs_gc_duration_seconds_count{service="gateway",kind="major"} 2
 
 describe('parsePauseMetrics', () => {
   it("reads prom-client's event-loop lag maximum and GC counters by kind", () => {
-    expect(parsePauseMetrics(METRICS)).toEqual({ lagMaxMs: 12.3, gc: { minor: { seconds: 0.5, count: 100 }, major: { seconds: 0.2, count: 2 } } })
+    expect(parsePauseMetrics(METRICS)).toEqual({
+      lagMaxMs: 12.3,
+      gc: { minor: { seconds: 0.5, count: 100 }, major: { seconds: 0.2, count: 2 } },
+    })
   })
 
   it('answers NaN lag and no GC for a text without them', () => {

@@ -28,7 +28,9 @@ describe('nginxConfig', () => {
   })
 
   it('keeps every path it writes inside the run directory', () => {
-    const paths = [...nginxConfig(options).matchAll(/^\s*(?:pid|error_log|access_log|\w+_temp_path) (\/\S+?);?(?:\s|$)/gm)].map((match) => match[1])
+    const paths = [...nginxConfig(options).matchAll(/^\s*(?:pid|error_log|access_log|\w+_temp_path) (\/\S+?);?(?:\s|$)/gm)].map(
+      (match) => match[1],
+    )
     expect(paths.length).toBeGreaterThanOrEqual(8)
     for (const path of paths) expect(path).toMatch(/^\/tmp\/bench-nginx-x\//)
   })

@@ -51,7 +51,12 @@ describe('ProcessTable', () => {
   })
 
   it('keeps a tree difference right when a child exits and its time moves to its parent', () => {
-    const before = new ProcessTable(new Map([[20, cpu(1, 3, 70)], [21, cpu(20, 50)]]))
+    const before = new ProcessTable(
+      new Map([
+        [20, cpu(1, 3, 70)],
+        [21, cpu(20, 50)],
+      ]),
+    )
     // The backend used 5 µs more, exited and was reaped.
     const after = new ProcessTable(new Map([[20, cpu(1, 3, 125)]]))
     expect(after.tree(20) - before.tree(20)).toBe(5)

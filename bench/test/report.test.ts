@@ -6,12 +6,16 @@ import { passingRun, serverSummary } from './fixtures.ts'
 
 describe('table', () => {
   it('aligns text columns left and the others right, under a rule', () => {
-    expect(table(['name', 'n', 'note'], [['a', '1', 'x'], ['bbb', '22', 'yy']], [0, 2]).split('\n')).toEqual([
-      'name   n  note',
-      '----  --  ----',
-      'a      1  x',
-      'bbb   22  yy',
-    ])
+    expect(
+      table(
+        ['name', 'n', 'note'],
+        [
+          ['a', '1', 'x'],
+          ['bbb', '22', 'yy'],
+        ],
+        [0, 2],
+      ).split('\n'),
+    ).toEqual(['name   n  note', '----  --  ----', 'a      1  x', 'bbb   22  yy'])
   })
 })
 
@@ -21,9 +25,15 @@ describe('renderTargets', () => {
     const targets = evaluateTargets({ ...run, startsOtherLoad: 0.5, servers: { ...run.servers, pglite: serverSummary([4500], 300) } })
     const lines = renderTargets(targets).split('\n')
     expect(lines).toHaveLength(2 + 12)
-    expect(lines.find((line) => line.includes('user-service RSS on PGlite'))).toMatch(/^MISS +user-service RSS on PGlite +300 MiB +≤ 250 MiB +after the saturation runs$/)
-    expect(lines.find((line) => line.includes('start→ready on PGlite'))).toMatch(/^MISS \(noisy\) +user-service start→ready on PGlite +4\.50 s +≤ 4\.00 s/)
-    expect(lines.find((line) => line.includes('÷ reply-from (logging)'))).toMatch(/^PASS +gateway CPU\/req ÷ reply-from \(logging\), PostgreSQL upstream +0\.80× +≤ 1\.00× \(moonshot 0\.60×\) +80 µs vs 100 µs; light upstream 0\.63×$/)
+    expect(lines.find((line) => line.includes('user-service RSS on PGlite'))).toMatch(
+      /^MISS +user-service RSS on PGlite +300 MiB +≤ 250 MiB +after the saturation runs$/,
+    )
+    expect(lines.find((line) => line.includes('start→ready on PGlite'))).toMatch(
+      /^MISS \(noisy\) +user-service start→ready on PGlite +4\.50 s +≤ 4\.00 s/,
+    )
+    expect(lines.find((line) => line.includes('÷ reply-from (logging)'))).toMatch(
+      /^PASS +gateway CPU\/req ÷ reply-from \(logging\), PostgreSQL upstream +0\.80× +≤ 1\.00× \(moonshot 0\.60×\) +80 µs vs 100 µs; light upstream 0\.63×$/,
+    )
   })
 })
 

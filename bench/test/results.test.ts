@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { asEarlierResult, compareResults, REFERENCE_FILE, RESULT_FORMAT, resultFiles, serialize, stampOf, type BenchResult } from '../lib/results.ts'
+import {
+  asEarlierResult,
+  compareResults,
+  REFERENCE_FILE,
+  RESULT_FORMAT,
+  resultFiles,
+  serialize,
+  stampOf,
+  type BenchResult,
+} from '../lib/results.ts'
 import { parseSettings } from '../lib/settings.ts'
 import { evaluateTargets, type Measured } from '../lib/targets.ts'
 import { passingRun, saturationSummary, withoutScenario } from './fixtures.ts'
@@ -57,7 +66,10 @@ describe('asEarlierResult', () => {
 describe('compareResults', () => {
   it('shows before → after for every target with the relative change', () => {
     const before = passingRun()
-    const after: Measured = { ...before, saturation: { ...before.saturation, 'gateway/light': saturationSummary({ proxy: 45, upstream: 30 }) } }
+    const after: Measured = {
+      ...before,
+      saturation: { ...before.saturation, 'gateway/light': saturationSummary({ proxy: 45, upstream: 30 }) },
+    }
     const comparison = compareResults(roundTrip(result(before)), result(after))
     expect(comparison.warnings).toEqual([])
     expect(comparison.rows).toHaveLength(12)
@@ -72,7 +84,12 @@ describe('compareResults', () => {
 
   it('shows a target the earlier run could not measure as missing', () => {
     const comparison = compareResults(roundTrip(result(withoutScenario(passingRun(), 'nginx/light'))), result(passingRun()))
-    expect(comparison.rows.find(([label]) => label.startsWith('gateway CPU/req ÷ nginx'))!.slice(1)).toEqual(['–', '2.00×', '–', 'MISS → PASS'])
+    expect(comparison.rows.find(([label]) => label.startsWith('gateway CPU/req ÷ nginx'))!.slice(1)).toEqual([
+      '–',
+      '2.00×',
+      '–',
+      'MISS → PASS',
+    ])
   })
 
   it('warns when the two runs used different settings', () => {

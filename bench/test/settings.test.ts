@@ -41,13 +41,23 @@ describe('parseSettings', () => {
   })
 
   it('collects repeated environment overrides as KEY=VALUE, keeping = in values', () => {
-    const parsed = settings(['--gateway-env', 'OTEL_TRACES_SAMPLER=parentbased_traceidratio', '--gateway-env', 'A=b=c', '--user-env', 'LOG_LEVEL=info'])
+    const parsed = settings([
+      '--gateway-env',
+      'OTEL_TRACES_SAMPLER=parentbased_traceidratio',
+      '--gateway-env',
+      'A=b=c',
+      '--user-env',
+      'LOG_LEVEL=info',
+    ])
     expect(parsed.gatewayEnv).toEqual({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', A: 'b=c' })
     expect(parsed.userEnv).toEqual({ LOG_LEVEL: 'info' })
   })
 
   it('reads the reference and comparison options', () => {
-    expect(settings(['--save-reference', '--compare', 'bench/results/reference.json'])).toMatchObject({ saveReference: true, compare: 'bench/results/reference.json' })
+    expect(settings(['--save-reference', '--compare', 'bench/results/reference.json'])).toMatchObject({
+      saveReference: true,
+      compare: 'bench/results/reference.json',
+    })
   })
 
   it('falls back to no pinning with a note when pinning is impossible', () => {

@@ -4,7 +4,16 @@ import { median, percentile } from '../lib/stats.ts'
 import { summarizeRate, summarizeSaturation, worst, type RateRun, type SaturationRun } from '../lib/summary.ts'
 
 /** What every run has: one second, 1,000 answers, no failure, a quiet machine. */
-const base = (scenario: ScenarioId, round: number) => ({ scenario, round, ok: 1000, non2xx: 0, errors: 0, seconds: 1, foreign: 0, steal: 0 })
+const base = (scenario: ScenarioId, round: number) => ({
+  scenario,
+  round,
+  ok: 1000,
+  non2xx: 0,
+  errors: 0,
+  seconds: 1,
+  foreign: 0,
+  steal: 0,
+})
 
 function saturationRun(scenario: ScenarioId, round: number, proxyCpu: number, extra: Partial<SaturationRun> = {}): SaturationRun {
   return {
@@ -88,7 +97,12 @@ describe('summarizeRate', () => {
 
 describe('worst', () => {
   it('adds steal to other processes and takes the worst run, 0 for none', () => {
-    expect(worst([{ foreign: 0.1, steal: 0.05 }, { foreign: 0.12, steal: 0 }])).toBeCloseTo(0.15)
+    expect(
+      worst([
+        { foreign: 0.1, steal: 0.05 },
+        { foreign: 0.12, steal: 0 },
+      ]),
+    ).toBeCloseTo(0.15)
     expect(worst([])).toBe(0)
   })
 })

@@ -26,13 +26,19 @@ describe('evaluateTargets', () => {
 
   it('misses a target just above its limit', () => {
     const run = passingRun()
-    const measured: Measured = { ...run, saturation: { ...run.saturation, 'gateway/light': saturationSummary({ proxy: 70.5, upstream: 30 }) } }
+    const measured: Measured = {
+      ...run,
+      saturation: { ...run.saturation, 'gateway/light': saturationSummary({ proxy: 70.5, upstream: 30 }) },
+    }
     expect(byId(measured)['gateway-cpu-light']).toMatchObject({ value: 70.5, limit: 70, pass: false })
   })
 
   it('takes the larger RSS of the two production-default gateways', () => {
     const run = passingRun()
-    const measured: Measured = { ...run, servers: { ...run.servers, 'gateway/postgres': { startsMs: [600], startToReadyMs: 600, rssMb: 160 } } }
+    const measured: Measured = {
+      ...run,
+      servers: { ...run.servers, 'gateway/postgres': { startsMs: [600], startToReadyMs: 600, rssMb: 160 } },
+    }
     expect(byId(measured)['gateway-rss']).toMatchObject({ value: 160, pass: false, detail: 'PostgreSQL upstream 160 MiB, light 130 MiB' })
   })
 
@@ -50,13 +56,19 @@ describe('evaluateTargets', () => {
   it('marks the latency targets noisy when other load was high during the fixed-rate runs, and nothing else', () => {
     const run = passingRun()
     const measured: Measured = { ...run, fixedRate: { ...run.fixedRate, 'gateway/postgres': rateSummary(4, 1, 0.3) } }
-    const noisy = evaluateTargets(measured).filter((target) => target.noisy).map((target) => target.id)
+    const noisy = evaluateTargets(measured)
+      .filter((target) => target.noisy)
+      .map((target) => target.id)
     expect(noisy).toEqual(['gateway-added-p99'])
   })
 
   it('marks the start targets noisy when other load was high during the starts', () => {
     const noisy = evaluateTargets({ ...passingRun(), startsOtherLoad: 0.2 }).filter((target) => target.noisy)
-    expect(noisy.map((target) => target.id)).toEqual(['gateway-start-vs-reply-from', 'user-service-start-postgres', 'user-service-start-pglite'])
+    expect(noisy.map((target) => target.id)).toEqual([
+      'gateway-start-vs-reply-from',
+      'user-service-start-postgres',
+      'user-service-start-pglite',
+    ])
   })
 
   it('never marks CPU per request or RSS noisy: per-process counters hold under load', () => {

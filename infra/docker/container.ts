@@ -137,7 +137,10 @@ export function platformContainer(name: string, args: PlatformContainerArgs, opt
           }),
       ...(args.memoryMiB === undefined
         ? {}
-        : { memory: args.memoryMiB.limit, ...(args.memoryMiB.reservation === undefined ? {} : { memoryReservation: args.memoryMiB.reservation }) }),
+        : {
+            memory: args.memoryMiB.limit,
+            ...(args.memoryMiB.reservation === undefined ? {} : { memoryReservation: args.memoryMiB.reservation }),
+          }),
       ...(args.cpus === undefined ? {} : { cpus: String(args.cpus) }),
       stopTimeout: grace,
       destroyGraceSeconds: grace,

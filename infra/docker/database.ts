@@ -76,7 +76,10 @@ export class Database extends pulumi.ComponentResource {
     const alias = 'postgres'
     const password = (suffix: string) => new random.RandomPassword(`${name}-${suffix}`, { length: 32, special: false }, child).result
     this.superuserPassword = pulumi.secret(password('superuser'))
-    const rolePasswords = args.databases.map((database) => ({ database, password: pulumi.secret(password(database.role.replace(/_/g, '-'))) }))
+    const rolePasswords = args.databases.map((database) => ({
+      database,
+      password: pulumi.secret(password(database.role.replace(/_/g, '-'))),
+    }))
 
     const data = namedVolume(`${name}-data`, `${args.namePrefix}-postgres-data`, child)
     this.container = platformContainer(

@@ -29,7 +29,12 @@ export interface EdgeArgs {
 const ENTRYPOINTS = { web: 8000, traefik: 8080, metrics: 8082 } as const
 
 /** Traefik's static configuration (the file is the one source: Traefik does not mix files, flags and env). */
-export function traefikStaticConfig(options: { consul: string; consulToken: string; idleConnTimeout: string; logLevel: string }): Record<string, unknown> {
+export function traefikStaticConfig(options: {
+  consul: string
+  consulToken: string
+  idleConnTimeout: string
+  logLevel: string
+}): Record<string, unknown> {
   return {
     global: { checkNewVersion: false, sendAnonymousUsage: false },
     log: { level: options.logLevel },
@@ -82,7 +87,12 @@ export class Edge extends pulumi.ComponentResource {
     const staticConfig = pulumi.secret(
       pulumi.output(args.consulToken).apply((consulToken) =>
         stringify(
-          traefikStaticConfig({ consul: args.consul, consulToken, idleConnTimeout: args.idleConnTimeout ?? '60s', logLevel: args.logLevel ?? 'INFO' }),
+          traefikStaticConfig({
+            consul: args.consul,
+            consulToken,
+            idleConnTimeout: args.idleConnTimeout ?? '60s',
+            logLevel: args.logLevel ?? 'INFO',
+          }),
           { lineWidth: 0 },
         ),
       ),

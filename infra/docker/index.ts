@@ -107,12 +107,14 @@ export function deployDocker({ config, services, images }: RenderInput): Platfor
     jaegerUrl: tracing.uiUrl,
     prometheusUrl: monitoring.prometheusUrl,
     credentials: pulumi.secret(
-      pulumi.output({
-        consul: { bootstrapToken: discovery.bootstrapToken },
-        grafana: { user: monitoring.grafanaAdminUser, password: monitoring.grafanaAdminPassword },
-        kibana: { user: 'elastic', password: logging.elasticPassword },
-        postgres: { user: 'postgres', password: database.superuserPassword },
-      }).apply((credentials): Credentials => credentials),
+      pulumi
+        .output({
+          consul: { bootstrapToken: discovery.bootstrapToken },
+          grafana: { user: monitoring.grafanaAdminUser, password: monitoring.grafanaAdminPassword },
+          kibana: { user: 'elastic', password: logging.elasticPassword },
+          postgres: { user: 'postgres', password: database.superuserPassword },
+        })
+        .apply((credentials): Credentials => credentials),
     ),
   }
 }

@@ -20,7 +20,6 @@ export interface LoggingArgs {
   readonly elasticsearchHeap?: string
 }
 
-
 const ELASTICSEARCH_URL = 'http://elasticsearch:9200'
 
 /** elasticsearch.yml: one node, security on, HTTP without TLS inside the dev network. */
@@ -107,7 +106,10 @@ export class Logging extends pulumi.ComponentResource {
         image: args.images.elasticsearch,
         network: args.network,
         labels,
-        env: [pulumi.interpolate`ELASTIC_PASSWORD=${this.elasticPassword}`, `ES_JAVA_OPTS=-Xms${args.elasticsearchHeap ?? '512m'} -Xmx${args.elasticsearchHeap ?? '512m'}`],
+        env: [
+          pulumi.interpolate`ELASTIC_PASSWORD=${this.elasticPassword}`,
+          `ES_JAVA_OPTS=-Xms${args.elasticsearchHeap ?? '512m'} -Xmx${args.elasticsearchHeap ?? '512m'}`,
+        ],
         ports: [{ internal: 9200, external: args.hostPorts.elasticsearch }],
         volumes: [{ volume: data, containerPath: '/usr/share/elasticsearch/data' }],
         files: [{ path: '/usr/share/elasticsearch/config/elasticsearch.yml', content: elasticsearchYml() }],
@@ -173,7 +175,12 @@ export class Logging extends pulumi.ComponentResource {
         files: [
           {
             path: '/usr/share/logstash/pipeline/logstash.conf',
-            content: logstashPipeline({ hosts: [ELASTICSEARCH_URL], user: LOGSTASH_USER, passwordEnvVar: 'LOGSTASH_PASSWORD', gelfPort: 12201 }),
+            content: logstashPipeline({
+              hosts: [ELASTICSEARCH_URL],
+              user: LOGSTASH_USER,
+              passwordEnvVar: 'LOGSTASH_PASSWORD',
+              gelfPort: 12201,
+            }),
           },
         ],
         healthcheck: { test: curlCheck('http://127.0.0.1:9600/_node/pipelines/main'), interval: '10s', retries: 30, startPeriod: '60s' },

@@ -4,14 +4,7 @@
 // files. Grafana's admin password is generated; anonymous access and sign-up are off.
 import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
-import {
-  RULES_FILE,
-  alertRules,
-  dashboards,
-  grafanaProvisioningFiles,
-  prometheusConfig,
-  toYaml,
-} from '../observability/index.ts'
+import { RULES_FILE, alertRules, dashboards, grafanaProvisioningFiles, prometheusConfig, toYaml } from '../observability/index.ts'
 import { componentLabels, namedVolume, curlCheck, platformContainer, wgetCheck } from './container.ts'
 
 export interface MonitoringArgs {
@@ -138,7 +131,9 @@ export class Monitoring extends pulumi.ComponentResource {
 
     this.prometheusUrl = pulumi.output(`http://127.0.0.1:${args.hostPorts.prometheus}`)
     this.grafanaUrl = pulumi.output(grafanaUrl)
-    this.dashboardUrls = pulumi.output(Object.fromEntries(dashboards(args.services).map((dashboard) => [dashboard.title, `${grafanaUrl}/d/${dashboard.uid}`])))
+    this.dashboardUrls = pulumi.output(
+      Object.fromEntries(dashboards(args.services).map((dashboard) => [dashboard.title, `${grafanaUrl}/d/${dashboard.uid}`])),
+    )
     this.registerOutputs({ prometheusUrl: this.prometheusUrl, grafanaUrl: this.grafanaUrl, dashboardUrls: this.dashboardUrls })
   }
 }

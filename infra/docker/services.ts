@@ -84,10 +84,17 @@ export class DockerService extends pulumi.ComponentResource {
     const { service, image } = args
     if (image === undefined) throw new pulumi.ResourceError(`no image for ${service.name}`, this)
     const missing = missingSecrets(service, args.secrets)
-    if (missing.length > 0) throw new pulumi.ResourceError(`${service.name} needs the secret ${missing.join(' and the secret ')}, which the stack did not provide`, this)
+    if (missing.length > 0)
+      throw new pulumi.ResourceError(
+        `${service.name} needs the secret ${missing.join(' and the secret ')}, which the stack did not provide`,
+        this,
+      )
     const { resolved: dependsOn, unresolved } = resolveDependencies(service, { platform: args.platform, services: args.upstreams })
     if (unresolved.length > 0) {
-      throw new pulumi.ResourceError(`${service.name} depends on ${unresolved.join(', ')}: given neither as a platform component nor as a service made before it`, this)
+      throw new pulumi.ResourceError(
+        `${service.name} depends on ${unresolved.join(', ')}: given neither as a platform component nor as a service made before it`,
+        this,
+      )
     }
     const formerParent = args.formerParentName === undefined ? undefined : pulumi.createUrn(args.formerParentName, FORMER_APPS_TYPE)
     const child = { parent: this, ...(formerParent === undefined ? {} : { aliases: [{ parent: formerParent }] }) }

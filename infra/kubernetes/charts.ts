@@ -37,7 +37,11 @@ export interface ChartReleaseArgs<Values extends object> {
 }
 
 /** A Helm release of one of `CHARTS`, at the version the stack config pins. */
-export function chartRelease<Values extends object>(name: string, args: ChartReleaseArgs<Values>, opts: pulumi.CustomResourceOptions): k8s.helm.v3.Release {
+export function chartRelease<Values extends object>(
+  name: string,
+  args: ChartReleaseArgs<Values>,
+  opts: pulumi.CustomResourceOptions,
+): k8s.helm.v3.Release {
   const source = CHARTS[args.chart]
   return new k8s.helm.v3.Release(
     name,

@@ -68,10 +68,16 @@ export const CNPG_IMAGE_REPOSITORY = 'ghcr.io/cloudnative-pg/postgresql'
  * `system` images on bullseye, scheduled for removal upstream.
  */
 export function cloudNativePgImage(devImage: string): string {
-  const tag = devImage.replace(/@sha256:.*$/, '').split(':').pop() ?? ''
+  const tag =
+    devImage
+      .replace(/@sha256:.*$/, '')
+      .split(':')
+      .pop() ?? ''
   const match = /^([0-9]+\.[0-9]+)-(bookworm|trixie)$/.exec(tag)
   if (match === null) {
-    throw new Error(`images.postgres=${JSON.stringify(devImage)}: the prod database needs a <major.minor>-<debian> tag (bookworm or trixie) to pick the matching CloudNativePG image`)
+    throw new Error(
+      `images.postgres=${JSON.stringify(devImage)}: the prod database needs a <major.minor>-<debian> tag (bookworm or trixie) to pick the matching CloudNativePG image`,
+    )
   }
   return `${CNPG_IMAGE_REPOSITORY}:${match[1]}-standard-${match[2]}`
 }
@@ -110,7 +116,8 @@ export class CloudNativePgDatabase extends pulumi.ComponentResource {
 
     const host = `${CLUSTER_NAME}-rw.${args.namespace.name}.svc`
     this.secrets = args.databases.map((database) => {
-      const password = new random.RandomPassword(`${name}-${database.role.replace(/_/g, '-')}`, { length: 32, special: false }, child).result
+      const password = new random.RandomPassword(`${name}-${database.role.replace(/_/g, '-')}`, { length: 32, special: false }, child)
+        .result
       return new k8s.core.v1.Secret(
         `${name}-${database.service}`,
         {

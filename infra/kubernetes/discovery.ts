@@ -180,7 +180,10 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
     )
     const caKeySecret = new k8s.core.v1.Secret(
       `${name}-ca-key`,
-      { metadata: { name: CONSUL_CA_KEY_SECRET, namespace: args.namespace.output }, stringData: { 'tls.key': pulumi.secret(caKey.privateKeyPem) } },
+      {
+        metadata: { name: CONSUL_CA_KEY_SECRET, namespace: args.namespace.output },
+        stringData: { 'tls.key': pulumi.secret(caKey.privateKeyPem) },
+      },
       child,
     )
 
@@ -219,7 +222,11 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
         storageClass: args.storageClass ?? null,
         resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
       },
-      client: { enabled: true, grpc: false, resources: { requests: { cpu: '50m', memory: '100Mi' }, limits: { cpu: '250m', memory: '200Mi' } } },
+      client: {
+        enabled: true,
+        grpc: false,
+        resources: { requests: { cpu: '50m', memory: '100Mi' }, limits: { cpu: '250m', memory: '200Mi' } },
+      },
       ui: { enabled: true, service: { type: 'ClusterIP' } },
       connectInject: { enabled: false },
       syncCatalog: { enabled: false },
@@ -249,12 +256,10 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
       `${name}-acl-setup`,
       {
         metadata: { namespace: args.namespace.output, labels: { 'app.kubernetes.io/name': 'consul-acl-setup' } },
-        data: pulumi
-          .all(clients.map((client) => client.accessorId))
-          .apply((accessors) => ({
-            'acl-setup.sh': aclSetupScript(clients.map((client, index) => ({ name: client.name, accessorId: accessors[index]! }))),
-            ...Object.fromEntries(clients.map((client) => [`${client.name}.hcl`, serviceRules(client.name)])),
-          })),
+        data: pulumi.all(clients.map((client) => client.accessorId)).apply((accessors) => ({
+          'acl-setup.sh': aclSetupScript(clients.map((client, index) => ({ name: client.name, accessorId: accessors[index]! }))),
+          ...Object.fromEntries(clients.map((client) => [`${client.name}.hcl`, serviceRules(client.name)])),
+        })),
       },
       child,
     )
@@ -278,7 +283,10 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
                     { name: 'CONSUL_HTTP_ADDR', value: `https://${CONSUL_NAME}-server.${args.namespace.name}.svc:8501` },
                     { name: 'CONSUL_CACERT', value: '/consul/ca/tls.crt' },
                     { name: 'CONSUL_HTTP_TOKEN', valueFrom: { secretKeyRef: { name: BOOTSTRAP_SECRET, key: 'token' } } },
-                    ...clients.map((client) => ({ name: tokenVariable(client.name), valueFrom: { secretKeyRef: { name: CLIENT_TOKENS_SECRET, key: client.name } } })),
+                    ...clients.map((client) => ({
+                      name: tokenVariable(client.name),
+                      valueFrom: { secretKeyRef: { name: CLIENT_TOKENS_SECRET, key: client.name } },
+                    })),
                   ],
                   securityContext: restrictedContainerSecurityContext(),
                   resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
@@ -306,7 +314,10 @@ export class ConsulDiscovery extends pulumi.ComponentResource {
       (client) =>
         new k8s.core.v1.Secret(
           `${name}-${client.name}-token`,
-          { metadata: { name: consulTokenSecretName(client.name), namespace: args.appsNamespace.output }, stringData: { token: client.secretId } },
+          {
+            metadata: { name: consulTokenSecretName(client.name), namespace: args.appsNamespace.output },
+            stringData: { token: client.secretId },
+          },
           child,
         ),
     )

@@ -26,9 +26,15 @@ export interface TraefikValues {
   }
   readonly ingressRoute: { readonly dashboard: { readonly enabled: boolean } }
   readonly ports: {
-    readonly web: { readonly http: { readonly redirections: { readonly entryPoint: { readonly to: 'websecure'; readonly scheme: 'https'; readonly permanent: boolean } } } }
+    readonly web: {
+      readonly http: {
+        readonly redirections: { readonly entryPoint: { readonly to: 'websecure'; readonly scheme: 'https'; readonly permanent: boolean } }
+      }
+    }
   }
-  readonly metrics: { readonly prometheus: { readonly service: { readonly enabled: boolean }; readonly serviceMonitor: { readonly enabled: boolean } } }
+  readonly metrics: {
+    readonly prometheus: { readonly service: { readonly enabled: boolean }; readonly serviceMonitor: { readonly enabled: boolean } }
+  }
   readonly log: { readonly format: 'json'; readonly level: 'INFO' }
   readonly accessLog: { readonly enabled: boolean; readonly format: 'json' }
   readonly additionalArguments: readonly string[]

@@ -9,7 +9,15 @@ import * as k8s from '@pulumi/kubernetes'
 import * as pulumi from '@pulumi/pulumi'
 import type { Credentials, PlatformOutputs, RenderInput } from '../platform.ts'
 import { forwardedUrl, portForwardCommand, type ClusterService } from './access.ts'
-import { CLUSTER_NAME, CloudNativePgDatabase, cloudNativePgImage, databaseSecretName, INSTANCE_STATUS_PORT, OPERATOR_POD_LABELS, POSTGRES_PORT } from './database.ts'
+import {
+  CLUSTER_NAME,
+  CloudNativePgDatabase,
+  cloudNativePgImage,
+  databaseSecretName,
+  INSTANCE_STATUS_PORT,
+  OPERATOR_POD_LABELS,
+  POSTGRES_PORT,
+} from './database.ts'
 import { CONSUL_CA_SECRET, CONSUL_CLIENT_HTTPS_PORT, CONSUL_NAME, ConsulDiscovery, consulTokenSecretName } from './discovery.ts'
 import { TLS_ENTRYPOINT, TraefikEdge } from './edge.ts'
 import { EckLogging } from './logging.ts'
@@ -21,7 +29,11 @@ import { JaegerTracing, OTLP_HTTP_PORT } from './tracing.ts'
 
 /** The version part of a pinned image reference: `docker.elastic.co/...:8.19.13` → `8.19.13`. */
 export function imageVersion(image: string): string {
-  const tag = image.replace(/@sha256:.*$/, '').split(':').pop() ?? ''
+  const tag =
+    image
+      .replace(/@sha256:.*$/, '')
+      .split(':')
+      .pop() ?? ''
   const match = /^v?([0-9]+\.[0-9]+(?:\.[0-9]+)?)/.exec(tag)
   if (match === null) throw new Error(`no version in image reference ${JSON.stringify(image)}`)
   return match[1]!
@@ -29,7 +41,8 @@ export function imageVersion(image: string): string {
 
 export function deployKubernetes({ config, services, images }: RenderInput): PlatformOutputs {
   const k8sConfig = config.kubernetes
-  if (config.registry === undefined) throw new Error('deployKubernetes: the stack config has no registry (loadStackConfig requires one on kubernetes)')
+  if (config.registry === undefined)
+    throw new Error('deployKubernetes: the stack config has no registry (loadStackConfig requires one on kubernetes)')
 
   // Every Kubernetes object goes through this provider (the components hand it to their
   // children), so the stack file, not the shell's current context, says which cluster.
@@ -176,7 +189,8 @@ export function deployKubernetes({ config, services, images }: RenderInput): Pla
     )
   }
   const published = Object.values(apps).flatMap((app) => (app.publicUrl === undefined ? [] : [app.publicUrl]))
-  if (published.length !== 1) throw new Error(`deployKubernetes: the model must publish exactly one app service at the edge (it publishes ${published.length})`)
+  if (published.length !== 1)
+    throw new Error(`deployKubernetes: the model must publish exactly one app service at the edge (it publishes ${published.length})`)
 
   // Everything else stays inside the cluster: the same local ports as dev's published ones.
   const forwarded: Record<string, { target: ClusterService; localPort: number }> = {

@@ -72,7 +72,9 @@ export function filebeatConfig(options: { appsNamespace: string; logstash: strin
         paths: [`/var/log/containers/*_${options.appsNamespace}_*.log`],
         'prospector.scanner.symlinks': true,
         parsers: [{ container: { stream: 'all', format: 'auto' } }],
-        processors: [{ add_kubernetes_metadata: { host: '${NODE_NAME}', matchers: [{ logs_path: { logs_path: '/var/log/containers/' } }] } }],
+        processors: [
+          { add_kubernetes_metadata: { host: '${NODE_NAME}', matchers: [{ logs_path: { logs_path: '/var/log/containers/' } }] } },
+        ],
       },
     ],
     'output.logstash': { hosts: [options.logstash] },
@@ -136,7 +138,10 @@ export class EckLogging extends pulumi.ComponentResource {
         spec: {
           version: args.version,
           http: { tls: { selfSignedCertificate: { disabled: false } } },
-          auth: { fileRealm: [{ secretName: LOGSTASH_USER_SECRET }, { secretName: LOGS_READER_SECRET }], roles: [{ secretName: ROLES_SECRET }] },
+          auth: {
+            fileRealm: [{ secretName: LOGSTASH_USER_SECRET }, { secretName: LOGS_READER_SECRET }],
+            roles: [{ secretName: ROLES_SECRET }],
+          },
           nodeSets: [
             {
               name: 'default',
@@ -145,7 +150,9 @@ export class EckLogging extends pulumi.ComponentResource {
               config: { 'node.store.allow_mmap': false },
               podTemplate: {
                 spec: {
-                  containers: [{ name: 'elasticsearch', resources: { requests: { cpu: '500m', memory: '2Gi' }, limits: { cpu: '2', memory: '2Gi' } } }],
+                  containers: [
+                    { name: 'elasticsearch', resources: { requests: { cpu: '500m', memory: '2Gi' }, limits: { cpu: '2', memory: '2Gi' } } },
+                  ],
                 },
               },
               volumeClaimTemplates: [
@@ -177,7 +184,13 @@ export class EckLogging extends pulumi.ComponentResource {
           count: 1,
           elasticsearchRef: { name: ES_NAME },
           config: { 'telemetry.optIn': false },
-          podTemplate: { spec: { containers: [{ name: 'kibana', resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } } }] } },
+          podTemplate: {
+            spec: {
+              containers: [
+                { name: 'kibana', resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } } },
+              ],
+            },
+          },
         },
         operator: this.operator,
         after: [elasticsearch],
@@ -208,7 +221,14 @@ export class EckLogging extends pulumi.ComponentResource {
               }),
             },
           ],
-          services: [{ name: 'beats', service: { spec: { type: 'ClusterIP', ports: [{ name: 'beats', port: BEATS_PORT, targetPort: BEATS_PORT, protocol: 'TCP' }] } } }],
+          services: [
+            {
+              name: 'beats',
+              service: {
+                spec: { type: 'ClusterIP', ports: [{ name: 'beats', port: BEATS_PORT, targetPort: BEATS_PORT, protocol: 'TCP' }] },
+              },
+            },
+          ],
           // ECK gives every Logstash pod a `logstash-data` claim of 1.5Gi on the default class;
           // the same claim, declared, so that it lands on the configured StorageClass.
           ...(args.storageClass === undefined
@@ -217,7 +237,11 @@ export class EckLogging extends pulumi.ComponentResource {
                 volumeClaimTemplates: [
                   {
                     metadata: { name: 'logstash-data' },
-                    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1.5Gi' } }, storageClassName: args.storageClass },
+                    spec: {
+                      accessModes: ['ReadWriteOnce'],
+                      resources: { requests: { storage: '1.5Gi' } },
+                      storageClassName: args.storageClass,
+                    },
                   },
                 ],
               }),
@@ -251,7 +275,10 @@ export class EckLogging extends pulumi.ComponentResource {
     const roleName = `${ns}-filebeat`
     const role = new k8s.rbac.v1.ClusterRole(
       `${name}-filebeat`,
-      { metadata: { name: roleName }, rules: [{ apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] }] },
+      {
+        metadata: { name: roleName },
+        rules: [{ apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] }],
+      },
       child,
     )
     const binding = new k8s.rbac.v1.ClusterRoleBinding(

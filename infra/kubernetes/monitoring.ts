@@ -50,10 +50,20 @@ export interface KubePrometheusStackValues {
         readonly folderAnnotation: string
         readonly provider: { readonly foldersFromFilesStructure: boolean; readonly allowUiUpdates: boolean }
       }
-      readonly datasources: { readonly enabled: boolean; readonly label: string; readonly labelValue: string; readonly defaultDatasourceEnabled: boolean }
+      readonly datasources: {
+        readonly enabled: boolean
+        readonly label: string
+        readonly labelValue: string
+        readonly defaultDatasourceEnabled: boolean
+      }
     }
     readonly envValueFrom: Readonly<Record<string, { readonly secretKeyRef: { readonly name: string; readonly key: string } }>>
-    readonly extraSecretMounts: readonly { readonly name: string; readonly secretName: string; readonly mountPath: string; readonly readOnly: boolean }[]
+    readonly extraSecretMounts: readonly {
+      readonly name: string
+      readonly secretName: string
+      readonly mountPath: string
+      readonly readOnly: boolean
+    }[]
     readonly resources: Resources
   }
 }
@@ -115,7 +125,10 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
     this.grafanaAdminPassword = pulumi.secret(password.result)
     const adminSecret = new k8s.core.v1.Secret(
       `${name}-grafana-admin`,
-      { metadata: { name: GRAFANA_ADMIN_SECRET, namespace: inNs }, stringData: { 'admin-user': GRAFANA_ADMIN, 'admin-password': this.grafanaAdminPassword } },
+      {
+        metadata: { name: GRAFANA_ADMIN_SECRET, namespace: inNs },
+        stringData: { 'admin-user': GRAFANA_ADMIN, 'admin-password': this.grafanaAdminPassword },
+      },
       child,
     )
 
@@ -124,7 +137,12 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
       grafanaProvisioningFiles({
         prometheusUrl,
         scrapeInterval,
-        elasticsearch: { url: args.elasticsearchUrl, user: LOGS_READER_USER, passwordEnvVar: 'LOGS_READER_PASSWORD', caCertFile: `${ES_CA_MOUNT}/ca.crt` },
+        elasticsearch: {
+          url: args.elasticsearchUrl,
+          user: LOGS_READER_USER,
+          passwordEnvVar: 'LOGS_READER_PASSWORD',
+          caCertFile: `${ES_CA_MOUNT}/ca.crt`,
+        },
         jaegerUrl,
         services: args.services,
       }),
@@ -133,7 +151,9 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
       `${name}-datasources`,
       {
         metadata: { name: 'grafana-datasources-platform', namespace: inNs, labels: { ...DATASOURCE_LABEL } },
-        stringData: { 'platform.yaml': files.apply((all) => all.find((file) => file.path === 'provisioning/datasources/platform.yaml')!.content) },
+        stringData: {
+          'platform.yaml': files.apply((all) => all.find((file) => file.path === 'provisioning/datasources/platform.yaml')!.content),
+        },
       },
       child,
     )
@@ -148,7 +168,11 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
               labels: { ...DASHBOARD_LABEL },
               annotations: { grafana_folder: 'Platform' },
             },
-            data: { [`${dashboard.uid}.json`]: files.apply((all) => all.find((file) => file.path === `dashboards/${dashboard.uid}.json`)!.content) },
+            data: {
+              [`${dashboard.uid}.json`]: files.apply(
+                (all) => all.find((file) => file.path === `dashboards/${dashboard.uid}.json`)!.content,
+              ),
+            },
           },
           child,
         ),
@@ -174,7 +198,12 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
           storageSpec: { volumeClaimTemplate: { spec: storage } },
         },
       },
-      alertmanager: { alertmanagerSpec: { replicas: 1, resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } } } },
+      alertmanager: {
+        alertmanagerSpec: {
+          replicas: 1,
+          resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+        },
+      },
       grafana: {
         fullnameOverride: GRAFANA_NAME,
         // The subchart would run its own appVersion; prod runs the Grafana that dev runs.
@@ -196,7 +225,12 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
             provider: { foldersFromFilesStructure: true, allowUiUpdates: false },
           },
           // Ours carries the default (Prometheus, uid platform-prometheus, which the dashboards use).
-          datasources: { enabled: true, label: Object.keys(DATASOURCE_LABEL)[0]!, labelValue: DATASOURCE_LABEL.grafana_datasource, defaultDatasourceEnabled: false },
+          datasources: {
+            enabled: true,
+            label: Object.keys(DATASOURCE_LABEL)[0]!,
+            labelValue: DATASOURCE_LABEL.grafana_datasource,
+            defaultDatasourceEnabled: false,
+          },
         },
         envValueFrom: { LOGS_READER_PASSWORD: { secretKeyRef: { name: LOGS_READER_SECRET, key: 'password' } } },
         extraSecretMounts: [{ name: 'es-ca', secretName: ES_CA_SECRET, mountPath: ES_CA_MOUNT, readOnly: true }],
@@ -205,7 +239,14 @@ export class KubePrometheusStack extends pulumi.ComponentResource {
     }
     this.release = chartRelease(
       `${name}-release`,
-      { chart: 'kubePrometheusStack', versions: args.versions, releaseName: 'kube-prometheus-stack', namespace: inNs, values, timeoutSeconds: 900 },
+      {
+        chart: 'kubePrometheusStack',
+        versions: args.versions,
+        releaseName: 'kube-prometheus-stack',
+        namespace: inNs,
+        values,
+        timeoutSeconds: 900,
+      },
       { ...child, dependsOn: [adminSecret, datasources, ...dashboardMaps, ...args.after] },
     )
 

@@ -54,19 +54,17 @@ export class Namespaces extends pulumi.ComponentResource {
       system: { name: args.system, output: this.system.metadata.name },
     }
 
-    const dockerConfig = pulumi
-      .output(args.registry.password)
-      .apply((password) =>
-        JSON.stringify({
-          auths: {
-            [args.registry.server]: {
-              username: args.registry.username,
-              password,
-              auth: Buffer.from(`${args.registry.username}:${password}`).toString('base64'),
-            },
+    const dockerConfig = pulumi.output(args.registry.password).apply((password) =>
+      JSON.stringify({
+        auths: {
+          [args.registry.server]: {
+            username: args.registry.username,
+            password,
+            auth: Buffer.from(`${args.registry.username}:${password}`).toString('base64'),
           },
-        }),
-      )
+        },
+      }),
+    )
     this.pullSecret = new k8s.core.v1.Secret(
       `${name}-registry`,
       {

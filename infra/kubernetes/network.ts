@@ -10,9 +10,7 @@ type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec
 type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer
 
 /** Pods, in the app namespace (`namespace` unset) or in another namespace, or an address block. */
-export type Endpoint =
-  | { readonly pods: Readonly<Record<string, string>>; readonly namespace?: string }
-  | { readonly cidr: string }
+export type Endpoint = { readonly pods: Readonly<Record<string, string>>; readonly namespace?: string } | { readonly cidr: string }
 
 export interface Flow {
   /** Why the flow exists, in a few words (kept in the policy's annotation). */
@@ -49,28 +47,54 @@ export function platformFlows(services: readonly AppService[], peers: PlatformPe
   for (const service of services) {
     const self = pods(service.name)
     const port = [{ port: service.port }]
-    if (service.ingress !== undefined) flows.push({ purpose: `Traefik routes the edge to ${service.name}`, from: peers.traefik, to: self, ports: port })
+    if (service.ingress !== undefined)
+      flows.push({ purpose: `Traefik routes the edge to ${service.name}`, from: peers.traefik, to: self, ports: port })
     flows.push({ purpose: `Prometheus scrapes ${service.name}`, from: peers.prometheus, to: self, ports: port })
     flows.push({ purpose: `the Consul agent checks ${service.name}'s readiness`, from: peers.consulAgents, to: self, ports: port })
-    flows.push({ purpose: `${service.name} registers with and discovers through its node's Consul agent`, from: self, to: peers.consulAgents, ports: [{ port: peers.consulAgentPort }] })
+    flows.push({
+      purpose: `${service.name} registers with and discovers through its node's Consul agent`,
+      from: self,
+      to: peers.consulAgents,
+      ports: [{ port: peers.consulAgentPort }],
+    })
     flows.push({ purpose: `${service.name} sends traces`, from: self, to: peers.jaeger, ports: [{ port: peers.otlpPort }] })
     if (service.database !== undefined) {
-      flows.push({ purpose: `${service.name} uses its database`, from: self, to: { pods: peers.database.pods }, ports: [{ port: peers.database.port }] })
+      flows.push({
+        purpose: `${service.name} uses its database`,
+        from: self,
+        to: { pods: peers.database.pods },
+        ports: [{ port: peers.database.port }],
+      })
     }
     for (const dependency of service.dependsOn) {
       const upstream = services.find((candidate) => candidate.name === dependency)
       if (upstream !== undefined && names.has(upstream.name)) {
-        flows.push({ purpose: `${service.name} calls ${upstream.name}`, from: self, to: pods(upstream.name), ports: [{ port: upstream.port }] })
+        flows.push({
+          purpose: `${service.name} calls ${upstream.name}`,
+          from: self,
+          to: pods(upstream.name),
+          ports: [{ port: upstream.port }],
+        })
       }
     }
   }
   const database: Endpoint = { pods: peers.database.pods }
   const databasePorts = [{ port: peers.database.port }, { port: peers.database.statusPort }]
   flows.push({ purpose: 'PostgreSQL instances replicate and check each other', from: database, to: database, ports: databasePorts })
-  flows.push({ purpose: 'the CloudNativePG operator manages the instances', from: peers.databaseOperator, to: database, ports: databasePorts })
+  flows.push({
+    purpose: 'the CloudNativePG operator manages the instances',
+    from: peers.databaseOperator,
+    to: database,
+    ports: databasePorts,
+  })
   // The instance manager watches its Cluster through the API server, whose address no selector
   // can name: allow its ports to any address.
-  flows.push({ purpose: 'PostgreSQL instances talk to the Kubernetes API server', from: database, to: { cidr: '0.0.0.0/0' }, ports: [{ port: 443 }, { port: 6443 }] })
+  flows.push({
+    purpose: 'PostgreSQL instances talk to the Kubernetes API server',
+    from: database,
+    to: { cidr: '0.0.0.0/0' },
+    ports: [{ port: 443 }, { port: 6443 }],
+  })
   return flows
 }
 
@@ -78,11 +102,14 @@ function peer(endpoint: Endpoint): Peer {
   if ('cidr' in endpoint) return { ipBlock: { cidr: endpoint.cidr } }
   return {
     podSelector: { matchLabels: { ...endpoint.pods } },
-    ...(endpoint.namespace === undefined ? {} : { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': endpoint.namespace } } }),
+    ...(endpoint.namespace === undefined
+      ? {}
+      : { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': endpoint.namespace } } }),
   }
 }
 
-const local = (endpoint: Endpoint): endpoint is { readonly pods: Readonly<Record<string, string>> } => !('cidr' in endpoint) && endpoint.namespace === undefined
+const local = (endpoint: Endpoint): endpoint is { readonly pods: Readonly<Record<string, string>> } =>
+  !('cidr' in endpoint) && endpoint.namespace === undefined
 
 function key(labels: Readonly<Record<string, string>>): string {
   return JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)))
@@ -111,14 +138,26 @@ export function networkPolicies(flows: readonly Flow[], dns: Endpoint, names: Re
   }
   const ports = (flow: Flow) => flow.ports.map((port) => ({ port: port.port, protocol: port.protocol ?? 'TCP' }))
   const policies: NamedPolicy[] = [
-    { name: 'default-deny', purposes: ['nothing moves unless a policy below allows it'], spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } },
+    {
+      name: 'default-deny',
+      purposes: ['nothing moves unless a policy below allows it'],
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    },
     {
       name: 'allow-dns',
       purposes: ['every pod resolves names through the cluster DNS'],
       spec: {
         podSelector: {},
         policyTypes: ['Egress'],
-        egress: [{ to: [peer(dns)], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] }],
+        egress: [
+          {
+            to: [peer(dns)],
+            ports: [
+              { port: 53, protocol: 'UDP' },
+              { port: 53, protocol: 'TCP' },
+            ],
+          },
+        ],
       },
     },
   ]
@@ -154,7 +193,10 @@ export interface AppNamespacePolicies {
 
 /** Every policy of the app namespace from the model and the platform's places, by owner. */
 export function appNamespacePolicies(services: readonly AppService[], peers: PlatformPeers): AppNamespacePolicies {
-  const names = Object.fromEntries([...services.map((service) => policyName(appLabels(service.name), service.name)), policyName(peers.database.pods, 'database')])
+  const names = Object.fromEntries([
+    ...services.map((service) => policyName(appLabels(service.name), service.name)),
+    policyName(peers.database.pods, 'database'),
+  ])
   const serviceNames = new Set<string>(services.map((service) => service.name))
   const policies = networkPolicies(platformFlows(services, peers), peers.dns, names)
   return {

@@ -106,7 +106,11 @@ export interface PostgresClusterSpec {
   }
   readonly storage: { readonly size: string; readonly storageClass?: string }
   readonly resources: k8s.types.input.core.v1.ResourceRequirements
-  readonly affinity: { readonly enablePodAntiAffinity: boolean; readonly topologyKey: string; readonly podAntiAffinityType: 'preferred' | 'required' }
+  readonly affinity: {
+    readonly enablePodAntiAffinity: boolean
+    readonly topologyKey: string
+    readonly podAntiAffinityType: 'preferred' | 'required'
+  }
 }
 
 export interface PostgresDatabaseSpec {

@@ -144,10 +144,17 @@ export class KubernetesService extends pulumi.ComponentResource {
     const { service, image } = args
     if (image === undefined) throw new pulumi.ResourceError(`no image for ${service.name}`, this)
     const missing = missingSecrets(service, args.secrets)
-    if (missing.length > 0) throw new pulumi.ResourceError(`${service.name} needs the secret ${missing.join(' and the secret ')}, which the stack did not provide`, this)
+    if (missing.length > 0)
+      throw new pulumi.ResourceError(
+        `${service.name} needs the secret ${missing.join(' and the secret ')}, which the stack did not provide`,
+        this,
+      )
     const { resolved: dependsOn, unresolved } = resolveDependencies(service, { platform: args.platform, services: args.upstreams })
     if (unresolved.length > 0) {
-      throw new pulumi.ResourceError(`${service.name} depends on ${unresolved.join(', ')}: given neither as a platform component nor as a service made before it`, this)
+      throw new pulumi.ResourceError(
+        `${service.name} depends on ${unresolved.join(', ')}: given neither as a platform component nor as a service made before it`,
+        this,
+      )
     }
     const child = childOptions(this, args.formerParentName)
     const ns = args.namespace.output
@@ -288,7 +295,13 @@ export class KubernetesService extends pulumi.ComponentResource {
           metadata: { name: service.name, namespace: ns, labels },
           spec: {
             entryPoints: [args.tlsEntryPoint],
-            routes: [{ kind: 'Rule', match: ingressMatch(args.ingressHost, service.ingress.routerRule), services: [{ name: service.name, port: service.port }] }],
+            routes: [
+              {
+                kind: 'Rule',
+                match: ingressMatch(args.ingressHost, service.ingress.routerRule),
+                services: [{ name: service.name, port: service.port }],
+              },
+            ],
             tls: {},
           },
           operator: args.traefik,
@@ -340,7 +353,12 @@ export class KubernetesAppRules extends pulumi.ComponentResource {
   }
 }
 
-function networkPolicy(resourceName: string, policy: NamedPolicy, namespace: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): k8s.networking.v1.NetworkPolicy {
+function networkPolicy(
+  resourceName: string,
+  policy: NamedPolicy,
+  namespace: pulumi.Input<string>,
+  opts: pulumi.CustomResourceOptions,
+): k8s.networking.v1.NetworkPolicy {
   return new k8s.networking.v1.NetworkPolicy(
     resourceName,
     { metadata: { name: policy.name, namespace, annotations: { 'platform/purpose': policy.purposes.join('; ') } }, spec: policy.spec },

@@ -123,7 +123,9 @@ function servicesOverview(services: readonly string[]): DashboardBuilder {
   const quantile = (q: number, by: string) => `histogram_quantile(${q}, ${rate(buckets, `${by}, le`)})`
 
   const overview = dashboard(DASHBOARD_UIDS.servicesOverview, 'Services overview')
-    .description('Traffic, errors and latency of the app services, from http_request_duration_seconds. Probe and scrape routes are left out, as in the alerts.')
+    .description(
+      'Traffic, errors and latency of the app services, from http_request_duration_seconds. Probe and scrape routes are left out, as in the alerts.',
+    )
     .withVariable(labelVariable('service', 'Service', 'http_request_duration_seconds_count', 'service'))
     .withRow(row(id(), 'Per service'))
     .withPanel(
@@ -225,7 +227,9 @@ function gatewayUpstreams(): DashboardBuilder {
         description: 'Tries per second: ok, server_error, connect_error, timeout, or no_instance (nothing healthy to send to).',
         unit: units.RequestsPerSecond,
         stacked: true,
-        queries: [{ expr: rate('upstream_requests_total', 'service, upstream, outcome'), legend: '{{service}} → {{upstream}} {{outcome}}' }],
+        queries: [
+          { expr: rate('upstream_requests_total', 'service, upstream, outcome'), legend: '{{service}} → {{upstream}} {{outcome}}' },
+        ],
       }),
     )
     .withPanel(
@@ -258,7 +262,12 @@ function gatewayUpstreams(): DashboardBuilder {
         description: 'Instances taken out of rotation after consecutive failures, per interval. GatewayUpstreamEjections fires on any.',
         unit: units.Short,
         min: 0,
-        queries: [{ expr: `sum by (service, upstream) (increase(${selector('upstream_ejections_total')}[$__rate_interval]))`, legend: '{{service}} → {{upstream}}' }],
+        queries: [
+          {
+            expr: `sum by (service, upstream) (increase(${selector('upstream_ejections_total')}[$__rate_interval]))`,
+            legend: '{{service}} → {{upstream}}',
+          },
+        ],
       }),
     )
     .withRow(row(id(), 'Balancer'))
@@ -393,7 +402,12 @@ function nodejsRuntime(): DashboardBuilder {
         unit: units.PercentUnit,
         min: 0,
         stacked: true,
-        queries: [{ expr: `sum by (service, instance, kind) (rate(${selector('nodejs_gc_duration_seconds_sum')}[$__rate_interval]))`, legend: `${legend} {{kind}}` }],
+        queries: [
+          {
+            expr: `sum by (service, instance, kind) (rate(${selector('nodejs_gc_duration_seconds_sum')}[$__rate_interval]))`,
+            legend: `${legend} {{kind}}`,
+          },
+        ],
       }),
     )
     .withPanel(
@@ -430,7 +444,8 @@ function databasePool(): DashboardBuilder {
       timeseries({
         id: id(),
         title: 'In use and waiting',
-        description: 'Connections busy with a query (total minus idle), and requests queued for one. DatabasePoolSaturated fires when requests wait for 5 minutes.',
+        description:
+          'Connections busy with a query (total minus idle), and requests queued for one. DatabasePoolSaturated fires when requests wait for 5 minutes.',
         unit: units.Short,
         min: 0,
         queries: [
@@ -442,17 +457,19 @@ function databasePool(): DashboardBuilder {
 }
 
 function dashboard(uid: string, title: string): DashboardBuilder {
-  return new DashboardBuilder(title)
-    .uid(uid)
-    .tags(['platform', 'generated'])
-    .time({ from: 'now-1h', to: 'now' })
-    .refresh('30s')
-    .timezone('browser')
-    .tooltip(DashboardCursorSync.Crosshair)
-    // Grafana adds its built-in "Annotations & Alerts" query to an empty list.
-    .annotations([])
-    // Provisioned from code: edits in the UI could not be saved back anyway.
-    .readonly()
+  return (
+    new DashboardBuilder(title)
+      .uid(uid)
+      .tags(['platform', 'generated'])
+      .time({ from: 'now-1h', to: 'now' })
+      .refresh('30s')
+      .timezone('browser')
+      .tooltip(DashboardCursorSync.Crosshair)
+      // Grafana adds its built-in "Annotations & Alerts" query to an empty list.
+      .annotations([])
+      // Provisioned from code: edits in the UI could not be saved back anyway.
+      .readonly()
+  )
 }
 
 /** A multi-value variable over one label's values, "All" by default (matching `.*`). */

@@ -60,7 +60,10 @@ const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/
 export function grafanaDatasources(options: GrafanaProvisioningOptions): DatasourceProvisioning {
   const elasticsearch = options.elasticsearch
   const passwordEnvVar = elasticsearch.passwordEnvVar ?? 'ELASTIC_PASSWORD'
-  if (!ENV_VAR.test(passwordEnvVar)) throw new Error(`grafanaDatasources: elasticsearch.passwordEnvVar must be an environment variable name (got ${JSON.stringify(passwordEnvVar)})`)
+  if (!ENV_VAR.test(passwordEnvVar))
+    throw new Error(
+      `grafanaDatasources: elasticsearch.passwordEnvVar must be an environment variable name (got ${JSON.stringify(passwordEnvVar)})`,
+    )
   const tls = elasticsearch.caCertFile === undefined ? undefined : fileReference('elasticsearch.caCertFile', elasticsearch.caCertFile)
 
   return {
@@ -123,7 +126,9 @@ export function grafanaDatasources(options: GrafanaProvisioningOptions): Datasou
 }
 
 /** `provisioning/dashboards/*.yaml`: one file provider for the generated dashboards, read-only in the UI. */
-export function grafanaDashboardProvider(options: Pick<GrafanaProvisioningOptions, 'dashboardsPath' | 'dashboardsFolder'> = {}): DashboardProviderProvisioning {
+export function grafanaDashboardProvider(
+  options: Pick<GrafanaProvisioningOptions, 'dashboardsPath' | 'dashboardsFolder'> = {},
+): DashboardProviderProvisioning {
   const folder = options.dashboardsFolder ?? 'Platform'
   return {
     apiVersion: 1,
@@ -148,7 +153,10 @@ export function grafanaProvisioningFiles(options: GrafanaProvisioningOptions): P
   return [
     { path: 'provisioning/datasources/platform.yaml', content: toYaml(grafanaDatasources(options)) },
     { path: 'provisioning/dashboards/platform.yaml', content: toYaml(grafanaDashboardProvider(options)) },
-    ...dashboards(options.services).map((dashboard) => ({ path: `dashboards/${dashboard.uid}.json`, content: `${JSON.stringify(dashboard.json, null, 2)}\n` })),
+    ...dashboards(options.services).map((dashboard) => ({
+      path: `dashboards/${dashboard.uid}.json`,
+      content: `${JSON.stringify(dashboard.json, null, 2)}\n`,
+    })),
   ]
 }
 
@@ -159,12 +167,14 @@ function url(name: string, value: string): string {
   } catch {
     throw new Error(`grafanaDatasources: ${name} must be an absolute http(s) URL (got ${JSON.stringify(value)})`)
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`grafanaDatasources: ${name} must be http or https (got ${JSON.stringify(value)})`)
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new Error(`grafanaDatasources: ${name} must be http or https (got ${JSON.stringify(value)})`)
   if (parsed.username !== '' || parsed.password !== '') throw new Error(`grafanaDatasources: ${name} must not carry credentials`)
   return value
 }
 
 function fileReference(name: string, path: string): string {
-  if (!path.startsWith('/') || /[{}\s]/.test(path)) throw new Error(`grafanaDatasources: ${name} must be an absolute path without braces or spaces (got ${JSON.stringify(path)})`)
+  if (!path.startsWith('/') || /[{}\s]/.test(path))
+    throw new Error(`grafanaDatasources: ${name} must be an absolute path without braces or spaces (got ${JSON.stringify(path)})`)
   return `$__file{${path}}`
 }

@@ -93,7 +93,12 @@ export function logstashPipeline(options: LogstashPipelineOptions): string {
       '# container.* and the Docker host as host.name (before ECS host.* fields land there).',
       ...block('if "gelf" in [tags]', [
         ...plugin('mutate', {
-          rename: { container_name: '[container][name]', container_id: '[container][id]', image_name: '[container][image][name]', host: '[host][name]' },
+          rename: {
+            container_name: '[container][name]',
+            container_id: '[container][id]',
+            image_name: '[container][image][name]',
+            host: '[host][name]',
+          },
         }),
       ]),
       '',
@@ -106,7 +111,11 @@ export function logstashPipeline(options: LogstashPipelineOptions): string {
         '# A line that was not ECS JSON (a crash on stderr) still gets a level: gelf says 3 for stderr.',
         ...block(
           'if [level] and ![log][level]',
-          ifElse('[level] <= 3', plugin('mutate', { add_field: { '[log][level]': 'error' } }), plugin('mutate', { add_field: { '[log][level]': 'info' } })),
+          ifElse(
+            '[level] <= 3',
+            plugin('mutate', { add_field: { '[log][level]': 'error' } }),
+            plugin('mutate', { add_field: { '[log][level]': 'info' } }),
+          ),
         ),
         ...plugin('mutate', { remove_field: GELF_NOISE }),
       ]),
@@ -156,7 +165,10 @@ function plugin(name: string, settings: Readonly<Record<string, Value | undefine
     if (typeof value === 'string') return [`${key} => ${quote(value)}`]
     if (typeof value === 'number' || typeof value === 'boolean') return [`${key} => ${String(value)}`]
     if (Array.isArray(value)) return [`${key} => [${(value as readonly string[]).map(quote).join(', ')}]`]
-    return block(`${key} =>`, Object.entries(value).map(([from, to]) => `${quote(from)} => ${quote(to)}`))
+    return block(
+      `${key} =>`,
+      Object.entries(value).map(([from, to]) => `${quote(from)} => ${quote(to)}`),
+    )
   })
   return block(name, body)
 }
@@ -172,7 +184,9 @@ function quote(value: string): string {
 
 function text(name: string, value: string): string {
   if (value.trim() === '' || /["\\\r\n]/.test(value) || value.includes('${')) {
-    throw new Error(`logstashPipeline: ${name} must be non-empty, without quotes, backslashes, newlines or \${ (got ${JSON.stringify(value)})`)
+    throw new Error(
+      `logstashPipeline: ${name} must be non-empty, without quotes, backslashes, newlines or \${ (got ${JSON.stringify(value)})`,
+    )
   }
   return value
 }
@@ -184,12 +198,15 @@ function url(value: string): string {
   } catch {
     throw new Error(`logstashPipeline: hosts must be absolute http(s) URLs (got ${JSON.stringify(value)})`)
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`logstashPipeline: hosts must be http or https (got ${JSON.stringify(value)})`)
-  if (parsed.username !== '' || parsed.password !== '') throw new Error('logstashPipeline: hosts must not carry credentials; use user and passwordEnvVar')
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new Error(`logstashPipeline: hosts must be http or https (got ${JSON.stringify(value)})`)
+  if (parsed.username !== '' || parsed.password !== '')
+    throw new Error('logstashPipeline: hosts must not carry credentials; use user and passwordEnvVar')
   return value
 }
 
 function port(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`logstashPipeline: ${name} must be a port number (got ${value})`)
+  if (!Number.isInteger(value) || value < 1 || value > 65535)
+    throw new Error(`logstashPipeline: ${name} must be a port number (got ${value})`)
   return value
 }

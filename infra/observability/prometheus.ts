@@ -203,24 +203,21 @@ export function alertRules(options: AlertRulesOptions = {}): RuleGroups {
             labels: { severity: 'critical' },
             annotations: {
               summary: '{{ $labels.job }} target {{ $labels.instance }} is down',
-              description:
-                'Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for over a minute.',
+              description: 'Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for over a minute.',
             },
           },
           // Consul-discovered instances whose check fails stop being targets, so `up == 0` never
           // sees them: a service with no healthy target at all is the signal for that case.
-          ...services.map(
-            (service): AlertingRule => ({
-              alert: 'ServiceNoHealthyInstance',
-              expr: `absent(up{job="${service}"} == 1)`,
-              for: '2m',
-              labels: { severity: 'critical', job: service },
-              annotations: {
-                summary: `${service} has no healthy instance`,
-                description: `No instance of ${service} has been scraped successfully for 2 minutes: none is registered with a passing check, or none answers on /metrics.`,
-              },
-            }),
-          ),
+          ...services.map((service): AlertingRule => ({
+            alert: 'ServiceNoHealthyInstance',
+            expr: `absent(up{job="${service}"} == 1)`,
+            for: '2m',
+            labels: { severity: 'critical', job: service },
+            annotations: {
+              summary: `${service} has no healthy instance`,
+              description: `No instance of ${service} has been scraped successfully for 2 minutes: none is registered with a passing check, or none answers on /metrics.`,
+            },
+          })),
         ],
       },
       {
@@ -314,7 +311,8 @@ export function toYaml(value: unknown): string {
 }
 
 function duration(name: string, value: string): string {
-  if (!DURATION.test(value)) throw new Error(`prometheusConfig: ${name} must be a Prometheus duration like 15s or 1m (got ${JSON.stringify(value)})`)
+  if (!DURATION.test(value))
+    throw new Error(`prometheusConfig: ${name} must be a Prometheus duration like 15s or 1m (got ${JSON.stringify(value)})`)
   return value
 }
 

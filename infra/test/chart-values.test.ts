@@ -10,17 +10,51 @@ import { deepPlain, objectsOfKind, releaseNamed, runProd } from './support/kuber
 
 /** Top-level keys of the 41.2.0 schema (additionalProperties: false) among those a stack could set. */
 const TRAEFIK_41_TOP_LEVEL = new Set([
-  'accessLog', 'additionalArguments', 'deployment', 'global', 'image', 'ingressRoute', 'log', 'metrics',
-  'podDisruptionBudget', 'ports', 'providers', 'resources', 'service', 'tlsOptions', 'tlsStore', 'updateStrategy',
+  'accessLog',
+  'additionalArguments',
+  'deployment',
+  'global',
+  'image',
+  'ingressRoute',
+  'log',
+  'metrics',
+  'podDisruptionBudget',
+  'ports',
+  'providers',
+  'resources',
+  'service',
+  'tlsOptions',
+  'tlsStore',
+  'updateStrategy',
 ])
 /** Keys of one port in the 41.2.0 schema (additionalProperties: false). */
 const TRAEFIK_41_PORT = new Set([
-  'allowACMEByPass', 'appProtocol', 'asDefault', 'containerPort', 'expose', 'exposedPort', 'forwardedHeaders', 'hostIP', 'hostPort',
-  'http', 'http3', 'nodePort', 'observability', 'port', 'protocol', 'proxyProtocol', 'targetPort', 'transport', 'uplink',
+  'allowACMEByPass',
+  'appProtocol',
+  'asDefault',
+  'containerPort',
+  'expose',
+  'exposedPort',
+  'forwardedHeaders',
+  'hostIP',
+  'hostPort',
+  'http',
+  'http3',
+  'nodePort',
+  'observability',
+  'port',
+  'protocol',
+  'proxyProtocol',
+  'targetPort',
+  'transport',
+  'uplink',
 ])
 
 describe('traefik/traefik values', () => {
-  const values = traefikValues({ watchNamespaces: ['platform', 'platform-system'], tlsSecret: 'wildcard' }) as unknown as Record<string, Record<string, unknown>>
+  const values = traefikValues({ watchNamespaces: ['platform', 'platform-system'], tlsSecret: 'wildcard' }) as unknown as Record<
+    string,
+    Record<string, unknown>
+  >
 
   it('is pinned at 41.2.0, the layout below', () => {
     expect(DEFAULT_CHARTS.traefik).toBe('41.2.0')
@@ -53,7 +87,9 @@ describe('traefik/traefik values', () => {
 describe('cloudNativePgImage', () => {
   it("takes dev's PostgreSQL version and Debian release into the maintained standard image", () => {
     expect(cloudNativePgImage('postgres:17.10-bookworm')).toBe('ghcr.io/cloudnative-pg/postgresql:17.10-standard-bookworm')
-    expect(cloudNativePgImage(`postgres:18.4-trixie@sha256:${'0'.repeat(64)}`)).toBe('ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie')
+    expect(cloudNativePgImage(`postgres:18.4-trixie@sha256:${'0'.repeat(64)}`)).toBe(
+      'ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie',
+    )
   })
 
   it('refuses a dev tag that names no Debian release (no CloudNativePG image would match it)', () => {
@@ -69,13 +105,25 @@ describe('prod stack with a StorageClass', () => {
     })
     const logstash = objectsOfKind(run, 'Logstash')[0]! as unknown as { spec: { volumeClaimTemplates: unknown[] } }
     expect(logstash.spec.volumeClaimTemplates).toEqual([
-      { metadata: { name: 'logstash-data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1.5Gi' } }, storageClassName: 'fast-ssd' } },
+      {
+        metadata: { name: 'logstash-data' },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1.5Gi' } }, storageClassName: 'fast-ssd' },
+      },
     ])
-    const kps = deepPlain(releaseNamed(run, 'kube-prometheus-stack').inputs.values) as { prometheus: { prometheusSpec: { storageSpec: { volumeClaimTemplate: { spec: { storageClassName: string } } } } } }
+    const kps = deepPlain(releaseNamed(run, 'kube-prometheus-stack').inputs.values) as {
+      prometheus: { prometheusSpec: { storageSpec: { volumeClaimTemplate: { spec: { storageClassName: string } } } } }
+    }
     expect(kps.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.storageClassName).toBe('fast-ssd')
     const jaeger = deepPlain(releaseNamed(run, 'jaeger').inputs.values) as { fullnameOverride: string; jaeger: Record<string, unknown> }
     // 4.11.1's Service is the release's fullname: `jaeger`, with otlp-http 4318 and http-query 16686.
     expect(jaeger.fullnameOverride).toBe('jaeger')
-    expect(Object.keys(jaeger.jaeger).sort()).toEqual(['enabled', 'podSecurityContext', 'replicas', 'resources', 'securityContext', 'service'])
+    expect(Object.keys(jaeger.jaeger).sort()).toEqual([
+      'enabled',
+      'podSecurityContext',
+      'replicas',
+      'resources',
+      'securityContext',
+      'service',
+    ])
   })
 })

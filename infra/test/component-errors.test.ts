@@ -7,7 +7,12 @@ import { KubernetesService, type KubernetesServiceArgs } from '../kubernetes/ser
 import { appServices, type AppService } from '../model.ts'
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks({ newResource: ({ name, inputs }) => ({ id: `${name}-id`, state: inputs }), call: () => ({}) }, 'microservice-platform', 'dev', false)
+  await pulumi.runtime.setMocks(
+    { newResource: ({ name, inputs }) => ({ id: `${name}-id`, state: inputs }), call: () => ({}) },
+    'microservice-platform',
+    'dev',
+    false,
+  )
 })
 
 const services = appServices({ replicas: { 'user-service': 1, 'order-service': 1, gateway: 1 }, logLevel: 'info' })
@@ -24,7 +29,12 @@ function dockerArgs(overrides: Partial<DockerServiceArgs> = {}): DockerServiceAr
     stack: 'dev',
     endpoints: { 'consul-http': 'http://consul:8500', 'otlp-http': 'http://jaeger:4318' },
     secrets: { 'consul-token': 'token', 'database-url': 'postgresql://orders' },
-    platform: { database: [piece('docker-database')], discovery: [piece('docker-discovery')], tracing: [piece('docker-tracing')], logging: [piece('docker-logging')] },
+    platform: {
+      database: [piece('docker-database')],
+      discovery: [piece('docker-discovery')],
+      tracing: [piece('docker-tracing')],
+      logging: [piece('docker-logging')],
+    },
     upstreams: { 'user-service': piece('docker-user-service') },
     gelfAddress: 'udp://127.0.0.1:12201',
     ...overrides,
@@ -38,9 +48,17 @@ function kubernetesArgs(overrides: Partial<KubernetesServiceArgs> = {}): Kuberne
     namespace: { name: 'platform', output: pulumi.output('platform') },
     imagePullSecret: 'registry-credentials',
     endpoints: { 'consul-http': 'https://$(HOST_IP):8501', 'otlp-http': 'http://jaeger:4318' },
-    secrets: { 'consul-token': { name: 'consul-token-order-service', key: 'token' }, 'database-url': { name: 'order-service-db', key: 'uri' } },
+    secrets: {
+      'consul-token': { name: 'consul-token-order-service', key: 'token' },
+      'database-url': { name: 'order-service-db', key: 'uri' },
+    },
     consulCaSecret: 'consul-ca-cert',
-    platform: { database: [piece('k8s-database')], discovery: [piece('k8s-discovery')], tracing: [piece('k8s-tracing')], logging: [piece('k8s-logging')] },
+    platform: {
+      database: [piece('k8s-database')],
+      discovery: [piece('k8s-discovery')],
+      tracing: [piece('k8s-tracing')],
+      logging: [piece('k8s-logging')],
+    },
     upstreams: { 'user-service': piece('k8s-user-service') },
     secretResources: [],
     traefik: piece('k8s-traefik'),
@@ -82,12 +100,16 @@ describe.each(renderers)('%s', (_type, make) => {
   it('refuses a service whose environment needs a secret the stack did not give', () => {
     const error = failureOf({ secrets: {} })
     expect(error).toBeInstanceOf(pulumi.ResourceError)
-    expect((error as Error).message).toBe('order-service needs the secret consul-token and the secret database-url, which the stack did not provide')
+    expect((error as Error).message).toBe(
+      'order-service needs the secret consul-token and the secret database-url, which the stack did not provide',
+    )
   })
 
   it('refuses a dependency that is neither a platform piece given nor a service made before it', () => {
     const error = failureOf({ upstreams: {}, platform: {} })
     expect(error).toBeInstanceOf(pulumi.ResourceError)
-    expect((error as Error).message).toBe('order-service depends on database, discovery, tracing, logging, user-service: given neither as a platform component nor as a service made before it')
+    expect((error as Error).message).toBe(
+      'order-service depends on database, discovery, tracing, logging, user-service: given neither as a platform component nor as a service made before it',
+    )
   })
 })

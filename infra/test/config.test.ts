@@ -12,7 +12,10 @@ beforeAll(async () => {
 })
 
 function load(config: Record<string, string>, secretKeys: string[] = []) {
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([key, value]) => [`${PROJECT}:${key}`, value])), secretKeys.map((key) => `${PROJECT}:${key}`))
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(config).map(([key, value]) => [`${PROJECT}:${key}`, value])),
+    secretKeys.map((key) => `${PROJECT}:${key}`),
+  )
   return loadStackConfig()
 }
 
@@ -48,7 +51,9 @@ describe('loadStackConfig', () => {
   })
 
   it('parses Pulumi.prod.yaml: kubernetes with a registry, the password a secret output', async () => {
-    const { config, secretKeys } = stackConfigFile(new URL('../../Pulumi.prod.yaml', import.meta.url), { [`${PROJECT}:registryPassword`]: 'token-from-ci' })
+    const { config, secretKeys } = stackConfigFile(new URL('../../Pulumi.prod.yaml', import.meta.url), {
+      [`${PROJECT}:registryPassword`]: 'token-from-ci',
+    })
     pulumi.runtime.setAllConfig(config, secretKeys)
     const loaded = loadStackConfig()
     expect(loaded.target).toBe('kubernetes')
@@ -57,14 +62,18 @@ describe('loadStackConfig', () => {
   })
 
   it('rejects an unknown top-level key, naming it and listing the known ones', () => {
-    expect(errorOf({ replicas: '3' })).toMatch(/^microservice-platform:replicas is not a configuration key of microservice-platform \(known keys: target, logLevel, apiDocs, services, /)
+    expect(errorOf({ replicas: '3' })).toMatch(
+      /^microservice-platform:replicas is not a configuration key of microservice-platform \(known keys: target, logLevel, apiDocs, services, /,
+    )
   })
 
   it('rejects an unknown nested key, naming its full path and what its parent takes', () => {
     expect(errorOf({ services: JSON.stringify({ gatway: { replicas: 2 } }) })).toBe(
       'microservice-platform:services.gatway is not a configuration key (services takes user-service, order-service, gateway)',
     )
-    expect(errorOf({ images: JSON.stringify({ consul: 'hashicorp/consul:1.22.1', redis: 'redis:7.4.1' }) })).toMatch(/^microservice-platform:images\.redis is not a configuration key/)
+    expect(errorOf({ images: JSON.stringify({ consul: 'hashicorp/consul:1.22.1', redis: 'redis:7.4.1' }) })).toMatch(
+      /^microservice-platform:images\.redis is not a configuration key/,
+    )
   })
 
   it('rejects a wrong type, naming the key, the value and the expected type', () => {
@@ -75,9 +84,15 @@ describe('loadStackConfig', () => {
   })
 
   it('rejects a replica count out of range, naming the key and the bound', () => {
-    expect(errorOf({ services: JSON.stringify({ 'order-service': { replicas: 0 } }) })).toMatch(/^microservice-platform:services\.order-service\.replicas=0: must be >= 1 /)
-    expect(errorOf({ services: JSON.stringify({ 'user-service': { replicas: 11 } }) })).toMatch(/^microservice-platform:services\.user-service\.replicas=11: must be <= 10 /)
-    expect(errorOf({ services: JSON.stringify({ gateway: { replicas: 1.5 } }) })).toMatch(/^microservice-platform:services\.gateway\.replicas=1\.5: must be integer/)
+    expect(errorOf({ services: JSON.stringify({ 'order-service': { replicas: 0 } }) })).toMatch(
+      /^microservice-platform:services\.order-service\.replicas=0: must be >= 1 /,
+    )
+    expect(errorOf({ services: JSON.stringify({ 'user-service': { replicas: 11 } }) })).toMatch(
+      /^microservice-platform:services\.user-service\.replicas=11: must be <= 10 /,
+    )
+    expect(errorOf({ services: JSON.stringify({ gateway: { replicas: 1.5 } }) })).toMatch(
+      /^microservice-platform:services\.gateway\.replicas=1\.5: must be integer/,
+    )
   })
 
   it('accepts replicas typed as text, as `pulumi config set --path` may store them', () => {
@@ -85,7 +100,9 @@ describe('loadStackConfig', () => {
   })
 
   it('rejects a target outside docker and kubernetes, listing both', () => {
-    expect(errorOf({ target: 'k8s' })).toBe('microservice-platform:target="k8s": must be one of docker, kubernetes (where the stack runs: the local Docker engine (dev) or a Kubernetes cluster (prod))')
+    expect(errorOf({ target: 'k8s' })).toBe(
+      'microservice-platform:target="k8s": must be one of docker, kubernetes (where the stack runs: the local Docker engine (dev) or a Kubernetes cluster (prod))',
+    )
   })
 
   it('rejects floating and latest image tags', () => {
@@ -106,7 +123,9 @@ describe('loadStackConfig', () => {
   })
 
   it('rejects two services on one host port', () => {
-    expect(errorOf({ ports: JSON.stringify({ grafana: 8000 }) })).toBe('microservice-platform:ports.grafana=8000: must differ from ports.web, which is also 8000')
+    expect(errorOf({ ports: JSON.stringify({ grafana: 8000 }) })).toBe(
+      'microservice-platform:ports.grafana=8000: must differ from ports.web, which is also 8000',
+    )
   })
 
   it('requires a registry on kubernetes and its password as a secret', () => {
@@ -114,12 +133,16 @@ describe('loadStackConfig', () => {
     const registry = JSON.stringify({ server: 'ghcr.io', repository: 'acme/platform', username: 'ci' })
     expect(errorOf({ target: 'kubernetes', registry })).toMatch(/^microservice-platform:registryPassword is required with registry/)
     const plaintext = errorOf({ target: 'kubernetes', registry, registryPassword: 'hunter2' })
-    expect(plaintext).toBe('microservice-platform:registryPassword must be stored as a secret: pulumi config set --secret registryPassword <password>')
+    expect(plaintext).toBe(
+      'microservice-platform:registryPassword must be stored as a secret: pulumi config set --secret registryPassword <password>',
+    )
     expect(plaintext).not.toContain('hunter2')
   })
 
   it('never echoes a secret value in an error', () => {
-    expect(errorOf({ registryPassword: '' }, ['registryPassword'])).toBe('microservice-platform:registryPassword: must not have fewer than 1 characters (password or token of registry.username (secret: pulumi config set --secret registryPassword ...))')
+    expect(errorOf({ registryPassword: '' }, ['registryPassword'])).toBe(
+      'microservice-platform:registryPassword: must not have fewer than 1 characters (password or token of registry.username (secret: pulumi config set --secret registryPassword ...))',
+    )
   })
 
   it('leaves other namespaces (provider settings) alone', () => {

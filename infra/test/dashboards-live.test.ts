@@ -15,7 +15,8 @@ import { RULES_FILE, alertRules, dashboards, interpolateQuery, panelQueries, toY
 const PROMETHEUS = process.env.PROMETHEUS ?? 'prometheus'
 const prometheusFound = spawnSync(PROMETHEUS, ['--version'], { stdio: 'ignore' }).status === 0
 // CI must never skip a real-tool suite: there a missing Prometheus is a failure.
-if (process.env.CI && !prometheusFound) throw new Error('prometheus not found: install Debian\'s prometheus package (scripts/ci/install-system.sh)')
+if (process.env.CI && !prometheusFound)
+  throw new Error("prometheus not found: install Debian's prometheus package (scripts/ci/install-system.sh)")
 
 describe.skipIf(!prometheusFound)('dashboards over the real services scraped by a real Prometheus', () => {
   const started: ServiceProcess[] = []
@@ -32,7 +33,12 @@ describe.skipIf(!prometheusFound)('dashboards over the real services scraped by 
     const order = await startService({ name: 'order-service', env: { ...env, USER_SERVICE_URLS: user.url } })
     const gateway = await startService({
       name: 'gateway',
-      env: { ...env, USER_SERVICE_URLS: `${user.url},http://127.0.0.1:${dead}`, ORDER_SERVICE_URLS: order.url, UPSTREAM_EJECTION_MS: '2000' },
+      env: {
+        ...env,
+        USER_SERVICE_URLS: `${user.url},http://127.0.0.1:${dead}`,
+        ORDER_SERVICE_URLS: order.url,
+        UPSTREAM_EJECTION_MS: '2000',
+      },
     })
     const broken = await startService({
       name: 'gateway',
@@ -58,7 +64,12 @@ describe.skipIf(!prometheusFound)('dashboards over the real services scraped by 
     await writeFile(join(dir, RULES_FILE), toYaml(alertRules()))
     prometheus = spawn(
       PROMETHEUS,
-      ['--config.file=prometheus.yml', `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
+      [
+        '--config.file=prometheus.yml',
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=error',
+      ],
       { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] },
     )
 
@@ -68,14 +79,28 @@ describe.skipIf(!prometheusFound)('dashboards over the real services scraped by 
       [gateway.url, '/users/1'],
       [gateway.url, '/users/404404'],
       [gateway.url, '/users/1/orders'],
-      [gateway.url, '/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userId":1,"item":"Pen","price":2}' }],
-      [gateway.url, '/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userId":999,"item":"Pen","price":2}' }],
+      [
+        gateway.url,
+        '/orders',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userId":1,"item":"Pen","price":2}' },
+      ],
+      [
+        gateway.url,
+        '/orders',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userId":999,"item":"Pen","price":2}' },
+      ],
       [broken.url, '/orders'],
     ]
     traffic = (async () => {
       const until = Date.now() + 60_000
       while (!stopTraffic && Date.now() < until) {
-        await Promise.all(calls.map(([base, path, init]) => fetch(`${base}${path}`, init).then((r) => r.arrayBuffer()).catch(() => undefined)))
+        await Promise.all(
+          calls.map(([base, path, init]) =>
+            fetch(`${base}${path}`, init)
+              .then((r) => r.arrayBuffer())
+              .catch(() => undefined),
+          ),
+        )
         await sleep(20)
       }
     })()
@@ -106,7 +131,10 @@ describe.skipIf(!prometheusFound)('dashboards over the real services scraped by 
     for (const dashboard of dashboards()) {
       for (const query of panelQueries(dashboard)) {
         const expr = interpolateQuery(query.expr, { rateInterval: '10s' })
-        const body = (await (await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { status: string; data: { result: unknown[] } }
+        const body = (await (await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as {
+          status: string
+          data: { result: unknown[] }
+        }
         expect(body.status, expr).toBe('success')
         checked += 1
         if (body.data.result.length === 0) empty.push(`${dashboard.title} / ${query.panel} / ${query.refId}`)

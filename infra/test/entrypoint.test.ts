@@ -11,7 +11,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 describe('the program entry point', () => {
   it('is declared as an ES module TypeScript entry that Pulumi runs without ts-node', () => {
-    const project = parse(readFileSync(`${ROOT}Pulumi.yaml`, 'utf8')) as { main: string; runtime: { name: string; options: Record<string, unknown> } }
+    const project = parse(readFileSync(`${ROOT}Pulumi.yaml`, 'utf8')) as {
+      main: string
+      runtime: { name: string; options: Record<string, unknown> }
+    }
     expect(project.runtime).toMatchObject({ name: 'nodejs', options: { typescript: false } })
     expect(project.main).toBe('infra/')
     const manifest = JSON.parse(readFileSync(`${ROOT}infra/package.json`, 'utf8')) as { type: string; main: string }
@@ -19,7 +22,11 @@ describe('the program entry point', () => {
   })
 
   it("loads under Node's own type stripping, as Pulumi's nodejs host imports it", () => {
-    const result = spawnSync(process.execPath, [`${ROOT}infra/test/support/load-under-node.ts`], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+    const result = spawnSync(process.execPath, [`${ROOT}infra/test/support/load-under-node.ts`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
     expect(result.stderr).not.toMatch(/ERR_UNKNOWN_FILE_EXTENSION|SyntaxError|ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX/)
     expect(result.status, result.stderr).toBe(0)
     const report = JSON.parse(result.stdout.trim().split('\n').pop()!) as { resources: number; gatewayUrl: string }

@@ -19,7 +19,9 @@ beforeAll(async () => {
 const CONTAINER = 'docker:index/container:Container'
 const replicas = () => byType(run.resources, CONTAINER).filter((resource) => resource.name.startsWith(`apps-${FOURTH.name}-`))
 const uploadsOf = (resource: CapturedResource) =>
-  Object.fromEntries(plain<{ file: string; content: unknown }[]>(resource.inputs.uploads).map((upload) => [upload.file, plain<string>(upload.content)]))
+  Object.fromEntries(
+    plain<{ file: string; content: unknown }[]>(resource.inputs.uploads).map((upload) => [upload.file, plain<string>(upload.content)]),
+  )
 
 describe('a fourth service in a copy of the catalog', () => {
   it('is taken by the stack config schema: services.audit-service.replicas', () => {
@@ -62,14 +64,18 @@ describe('dev stack with a fourth service', () => {
 
   it('gives each replica the readiness healthcheck on its port and the memory and CPU limits of the model', () => {
     for (const container of replicas()) {
-      expect((container.inputs.healthcheck as { tests: string[] }).tests.join(' ')).toContain(`http://127.0.0.1:${FOURTH.port}/health/ready`)
+      expect((container.inputs.healthcheck as { tests: string[] }).tests.join(' ')).toContain(
+        `http://127.0.0.1:${FOURTH.port}/health/ready`,
+      )
       expect(container.inputs).toMatchObject({ memory: 256, memoryReservation: 128, cpus: '0.5' })
     }
   })
 
   it('has Prometheus discover it in Consul and alert on it', () => {
     const uploads = uploadsOf(named(run.resources, CONTAINER, 'monitoring-prometheus'))
-    const config = parse(uploads['/etc/prometheus/prometheus.yml']!) as { scrape_configs: { job_name: string; consul_sd_configs?: { services: string[] }[] }[] }
+    const config = parse(uploads['/etc/prometheus/prometheus.yml']!) as {
+      scrape_configs: { job_name: string; consul_sd_configs?: { services: string[] }[] }[]
+    }
     const consul = config.scrape_configs.find((job) => job.job_name === 'consul-services')!
     expect(consul.consul_sd_configs![0]!.services).toEqual(['user-service', 'order-service', 'gateway', FOURTH.name])
     expect(uploads['/etc/prometheus/alerts.rules.yml']).toContain(`job="${FOURTH.name}"`)

@@ -27,7 +27,11 @@ type Container = {
   securityContext: Record<string, unknown>
 }
 type Deployment = Manifest & {
-  spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { spec: { securityContext: Record<string, unknown>; containers: Container[] } } }
+  spec: {
+    replicas: number
+    selector: { matchLabels: Record<string, string> }
+    template: { spec: { securityContext: Record<string, unknown>; containers: Container[] } }
+  }
 }
 type Rule = { from?: { podSelector?: { matchLabels: Record<string, string> } }[]; to?: unknown[]; ports: { port: number }[] }
 
@@ -42,7 +46,10 @@ describe('prod stack with a fourth service', () => {
   })
 
   it('runs it restricted: non-root, no privilege escalation, no capabilities, read-only root', () => {
-    expect(deployment().spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } })
+    expect(deployment().spec.template.spec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    })
     expect(container().securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
@@ -61,7 +68,10 @@ describe('prod stack with a fourth service', () => {
 
   it('gives it a disruption budget and a ServiceMonitor on its metrics', () => {
     const labels = deployment().spec.selector.matchLabels
-    expect(objectNamed(run, 'PodDisruptionBudget', FOURTH.name, APPS).spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: labels } })
+    expect(objectNamed(run, 'PodDisruptionBudget', FOURTH.name, APPS).spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: labels },
+    })
     expect(objectNamed(run, 'ServiceMonitor', FOURTH.name, APPS).spec).toMatchObject({
       selector: { matchLabels: labels },
       endpoints: [expect.objectContaining({ port: 'http', path: '/metrics' })],
@@ -71,20 +81,30 @@ describe('prod stack with a fourth service', () => {
   it('lets in only Prometheus and the Consul agents (no one calls it), on its port; lets out no app service', () => {
     const policy = objectNamed(run, 'NetworkPolicy', FOURTH.name, APPS).spec as { ingress: Rule[]; egress: Rule[] }
     for (const rule of policy.ingress) expect(rule.ports).toEqual([{ port: FOURTH.port, protocol: 'TCP' }])
-    expect(policy.ingress.some((rule) => JSON.stringify(rule.from).includes('"app.kubernetes.io/part-of":"microservice-platform"'))).toBe(false)
+    expect(policy.ingress.some((rule) => JSON.stringify(rule.from).includes('"app.kubernetes.io/part-of":"microservice-platform"'))).toBe(
+      false,
+    )
     expect(policy.ingress.some((rule) => JSON.stringify(rule.from).includes('prometheus'))).toBe(true)
-    expect(policy.egress.some((rule) => JSON.stringify(rule.to).includes('"app.kubernetes.io/part-of":"microservice-platform"'))).toBe(false)
+    expect(policy.egress.some((rule) => JSON.stringify(rule.to).includes('"app.kubernetes.io/part-of":"microservice-platform"'))).toBe(
+      false,
+    )
   })
 
   it('alerts on it and gives it rows in the services overview dashboard', () => {
     expect(JSON.stringify(objectNamed(run, 'PrometheusRule', 'platform-alerts', APPS).spec)).toContain(`job=\\"${FOURTH.name}\\"`)
-    const map = objectNamed(run, 'ConfigMap', `grafana-dashboard-${DASHBOARD_UIDS.servicesOverview}`, OBSERVABILITY) as Manifest & { data: Record<string, string> }
+    const map = objectNamed(run, 'ConfigMap', `grafana-dashboard-${DASHBOARD_UIDS.servicesOverview}`, OBSERVABILITY) as Manifest & {
+      data: Record<string, string>
+    }
     const overview = JSON.parse(map.data[`${DASHBOARD_UIDS.servicesOverview}.json`]!) as GeneratedDashboard['json']
     expect((overview.panels ?? []).filter((panel) => panel.type === 'row').map((panel) => panel.title)).toContain(`Service: ${FOURTH.name}`)
     expect(panelQueries(overview).filter((query) => query.panel.startsWith(`${FOURTH.name}:`))).toHaveLength(3)
   })
 
   it('publishes only the edge service, not the fourth', () => {
-    expect(objectsOfKind(run, 'IngressRoute').filter((route) => route.metadata.namespace === APPS).map((route) => route.metadata.name)).toEqual(['gateway'])
+    expect(
+      objectsOfKind(run, 'IngressRoute')
+        .filter((route) => route.metadata.namespace === APPS)
+        .map((route) => route.metadata.name),
+    ).toEqual(['gateway'])
   })
 })

@@ -50,7 +50,9 @@ describe('buildInputsHash', () => {
   })
 
   it('changes with a build argument, such as a new base image', () => {
-    expect(buildInputsHash(root, 'user-service', { ...ARGS, NODE_IMAGE: 'node:24.22.0-bookworm-slim' })).not.toBe(buildInputsHash(root, 'user-service', ARGS))
+    expect(buildInputsHash(root, 'user-service', { ...ARGS, NODE_IMAGE: 'node:24.22.0-bookworm-slim' })).not.toBe(
+      buildInputsHash(root, 'user-service', ARGS),
+    )
   })
 
   it('reads every workspace manifest a `services/*` glob matches, as npm does', () => {

@@ -66,7 +66,12 @@ describe('Pulumi.prod.yaml', () => {
   it('loads as it is: kubernetes keys, every chart at the one pin in infra/config.ts, replicas as written', () => {
     prodWith(() => {})
     const config = loadStackConfig()
-    expect(config.kubernetes).toMatchObject({ namespace: 'platform', observabilityNamespace: 'platform-observability', systemNamespace: 'platform-system', context: 'prod' })
+    expect(config.kubernetes).toMatchObject({
+      namespace: 'platform',
+      observabilityNamespace: 'platform-observability',
+      systemNamespace: 'platform-system',
+      context: 'prod',
+    })
     expect(Object.keys(config.kubernetes.charts).sort()).toEqual(Object.keys(CHARTS).sort())
     expect(config.kubernetes.charts).toEqual(DEFAULT_CHARTS)
     expect(Object.values(config.services).map((service) => service.replicas)).toEqual([3, 3, 2])
@@ -76,7 +81,9 @@ describe('Pulumi.prod.yaml', () => {
     prodWith((config) => {
       servicesKeys(config).gateway!.replicas = 0
     })
-    expect(errorOf()).toBe('microservice-platform:services.gateway.replicas=0: must be >= 1 (instances of gateway (containers on docker, pods on kubernetes))')
+    expect(errorOf()).toBe(
+      'microservice-platform:services.gateway.replicas=0: must be >= 1 (instances of gateway (containers on docker, pods on kubernetes))',
+    )
     prodWith((config) => {
       servicesKeys(config)['order-service']!.replicas = 'three'
     })
@@ -97,7 +104,9 @@ describe('Pulumi.prod.yaml', () => {
       prodWith((config) => {
         kubernetesKeys(config).charts.consul = version
       })
-      expect(errorOf()).toBe(`microservice-platform:kubernetes.charts.consul=${JSON.stringify(version)}: must be an exact chart version like 1.9.3`)
+      expect(errorOf()).toBe(
+        `microservice-platform:kubernetes.charts.consul=${JSON.stringify(version)}: must be an exact chart version like 1.9.3`,
+      )
     }
   })
 
@@ -105,7 +114,9 @@ describe('Pulumi.prod.yaml', () => {
     prodWith((config) => {
       kubernetesKeys(config).namepsace = 'platform'
     })
-    expect(errorOf()).toMatch(/^microservice-platform:kubernetes\.namepsace is not a configuration key \(kubernetes takes namespace, observabilityNamespace, systemNamespace, /)
+    expect(errorOf()).toMatch(
+      /^microservice-platform:kubernetes\.namepsace is not a configuration key \(kubernetes takes namespace, observabilityNamespace, systemNamespace, /,
+    )
     prodWith((config) => {
       kubernetesKeys(config).systemNamespace = 'Platform_System'
     })
@@ -119,7 +130,9 @@ describe('Pulumi.prod.yaml', () => {
     expect(loadStackConfig().services.gateway.replicas).toBe(DEFAULT_REPLICAS.kubernetes)
     pulumi.runtime.setAllConfig({ [`${PROJECT}:target`]: 'docker' })
     expect(loadStackConfig().services.gateway.replicas).toBe(DEFAULT_REPLICAS.docker)
-    expect(configTable()).toContain('| `services.gateway.replicas` | integer 1–10 | `1` | instances of gateway (containers on docker, pods on kubernetes); 2 when unset and target is kubernetes |')
+    expect(configTable()).toContain(
+      '| `services.gateway.replicas` | integer 1–10 | `1` | instances of gateway (containers on docker, pods on kubernetes); 2 when unset and target is kubernetes |',
+    )
   })
 })
 

@@ -22,7 +22,17 @@ describe('prod stack: Kubernetes schemas', () => {
     const withoutModel = [...new Set(objects.filter((manifest) => modelOf(manifest) === undefined).map(kindOf))].sort()
     expect(withoutModel).toEqual([...UNPUBLISHED_MODELS].sort())
     const kinds = new Set(objects.map(kindOf))
-    for (const kind of ['apps/v1/Deployment', 'v1/Service', 'autoscaling/v2/HorizontalPodAutoscaler', 'policy/v1/PodDisruptionBudget', 'networking.k8s.io/v1/NetworkPolicy', 'traefik.io/v1alpha1/IngressRoute', 'monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1/PrometheusRule', 'postgresql.cnpg.io/v1/Cluster']) {
+    for (const kind of [
+      'apps/v1/Deployment',
+      'v1/Service',
+      'autoscaling/v2/HorizontalPodAutoscaler',
+      'policy/v1/PodDisruptionBudget',
+      'networking.k8s.io/v1/NetworkPolicy',
+      'traefik.io/v1alpha1/IngressRoute',
+      'monitoring.coreos.com/v1/ServiceMonitor',
+      'monitoring.coreos.com/v1/PrometheusRule',
+      'postgresql.cnpg.io/v1/Cluster',
+    ]) {
       expect(kinds.has(kind), kind).toBe(true)
     }
   })
@@ -53,7 +63,8 @@ describe('prod stack: Kubernetes schemas', () => {
 })
 
 describe('the schema validation itself', () => {
-  const deployment = () => structuredClone(objects.find((manifest) => manifest.kind === 'Deployment')!) as Manifest & { spec: Record<string, unknown> }
+  const deployment = () =>
+    structuredClone(objects.find((manifest) => manifest.kind === 'Deployment')!) as Manifest & { spec: Record<string, unknown> }
 
   it('rejects a Deployment whose replicas are not an integer, naming the path', () => {
     const broken = deployment()
@@ -62,16 +73,22 @@ describe('the schema validation itself', () => {
   })
 
   it('rejects a container security context with an unknown field type, naming the path', () => {
-    const broken = deployment() as Manifest & { spec: { template: { spec: { containers: { securityContext: Record<string, unknown> }[] } } } }
+    const broken = deployment() as Manifest & {
+      spec: { template: { spec: { containers: { securityContext: Record<string, unknown> }[] } } }
+    }
     broken.spec.template.spec.containers[0]!.securityContext.readOnlyRootFilesystem = 'yes'
     expect(() => validateManifest(broken)).toThrow(/readOnlyRootFilesystem/)
   })
 
   it("rejects a Traefik IngressRoute without its routes, and a ServiceMonitor endpoint's bad port type", () => {
-    const route = structuredClone(objects.find((manifest) => manifest.kind === 'IngressRoute')!) as Manifest & { spec: Record<string, unknown> }
+    const route = structuredClone(objects.find((manifest) => manifest.kind === 'IngressRoute')!) as Manifest & {
+      spec: Record<string, unknown>
+    }
     delete route.spec.routes
     expect(() => validateManifest(route)).toThrow(/routes/)
-    const monitor = structuredClone(objects.find((manifest) => manifest.kind === 'ServiceMonitor')!) as Manifest & { spec: { endpoints: Record<string, unknown>[] } }
+    const monitor = structuredClone(objects.find((manifest) => manifest.kind === 'ServiceMonitor')!) as Manifest & {
+      spec: { endpoints: Record<string, unknown>[] }
+    }
     monitor.spec.endpoints[0]!.port = 3000
     expect(() => validateManifest(monitor)).toThrow(/port/)
   })

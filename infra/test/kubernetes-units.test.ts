@@ -28,14 +28,26 @@ describe('aclSetupScript, run by sh against a stand-in consul', () => {
       '#!/bin/sh\necho "$*" >> "$LOG"\ncase "$*" in\n  "acl policy read"*|"acl token read"*) [ "$EXISTS" = 1 ] ;;\n  *) exit 0 ;;\nesac\n',
     )
     chmodSync(join(dir, 'consul'), 0o755)
-    writeFileSync(join(dir, 'acl-setup.sh'), aclSetupScript([{ name: 'user-service', accessorId: ACCESSORS[0]! }, { name: 'gateway', accessorId: ACCESSORS[1]! }]))
+    writeFileSync(
+      join(dir, 'acl-setup.sh'),
+      aclSetupScript([
+        { name: 'user-service', accessorId: ACCESSORS[0]! },
+        { name: 'gateway', accessorId: ACCESSORS[1]! },
+      ]),
+    )
   })
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   const runScript = (exists: boolean) => {
     const log = join(dir, `log-${String(exists)}`)
     const result = spawnSync('/bin/sh', [join(dir, 'acl-setup.sh')], {
-      env: { PATH: `${dir}:/usr/bin:/bin`, LOG: log, EXISTS: exists ? '1' : '0', TOKEN_USER_SERVICE: 'secret-user', TOKEN_GATEWAY: 'secret-gateway' },
+      env: {
+        PATH: `${dir}:/usr/bin:/bin`,
+        LOG: log,
+        EXISTS: exists ? '1' : '0',
+        TOKEN_USER_SERVICE: 'secret-user',
+        TOKEN_GATEWAY: 'secret-gateway',
+      },
       encoding: 'utf8',
     })
     return { status: result.status, stdout: result.stdout, calls: readFileSync(log, 'utf8').trim().split('\n') }
@@ -45,9 +57,15 @@ describe('aclSetupScript, run by sh against a stand-in consul', () => {
     const { status, calls, stdout } = runScript(false)
     expect(status).toBe(0)
     expect(stdout).toBe('acl: user-service\nacl: gateway\n')
-    expect(calls).toContain('acl policy create -name user-service -description user-service (managed by Pulumi) -rules @/acl/user-service.hcl')
-    expect(calls).toContain(`acl token create -accessor ${ACCESSORS[0]} -secret secret-user -policy-name user-service -description user-service (managed by Pulumi)`)
-    expect(calls).toContain(`acl token create -accessor ${ACCESSORS[1]} -secret secret-gateway -policy-name gateway -description gateway (managed by Pulumi)`)
+    expect(calls).toContain(
+      'acl policy create -name user-service -description user-service (managed by Pulumi) -rules @/acl/user-service.hcl',
+    )
+    expect(calls).toContain(
+      `acl token create -accessor ${ACCESSORS[0]} -secret secret-user -policy-name user-service -description user-service (managed by Pulumi)`,
+    )
+    expect(calls).toContain(
+      `acl token create -accessor ${ACCESSORS[1]} -secret secret-gateway -policy-name gateway -description gateway (managed by Pulumi)`,
+    )
   })
 
   it('updates the policies and leaves existing tokens alone when run again', () => {
@@ -64,12 +82,18 @@ describe('aclSetupScript, run by sh against a stand-in consul', () => {
 })
 
 describe('the pod environment and timing from the model', () => {
-  const resolve = { endpoint: (name: string) => `endpoint-of-${name}`, secret: (name: string) => ({ name: `secret-${name}`, key: 'value' }) }
+  const resolve = {
+    endpoint: (name: string) => `endpoint-of-${name}`,
+    secret: (name: string) => ({ name: `secret-${name}`, key: 'value' }),
+  }
 
   it("renders every model variable, HOST_IP before the Consul address that uses it, and the Consul CA's path last", () => {
     const env = renderEnv(byName['order-service']!, resolve)
     expect(env.map((entry) => entry.name)).toEqual(['HOST_IP', ...Object.keys(byName['order-service']!.env), 'NODE_EXTRA_CA_CERTS'])
-    expect(env.find((entry) => entry.name === 'DATABASE_URL')).toEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'secret-database-url', key: 'value' } } })
+    expect(env.find((entry) => entry.name === 'DATABASE_URL')).toEqual({
+      name: 'DATABASE_URL',
+      valueFrom: { secretKeyRef: { name: 'secret-database-url', key: 'value' } },
+    })
     expect(env.find((entry) => entry.name === 'CONSUL_HTTP_ADDR')).toEqual({ name: 'CONSUL_HTTP_ADDR', value: 'endpoint-of-consul-http' })
   })
 
@@ -88,7 +112,9 @@ describe('the pod environment and timing from the model', () => {
   })
 
   it("prefixes the gateway's router rule with its host", () => {
-    expect(ingressMatch('api.example.com', byName.gateway!.ingress!.routerRule)).toBe('Host(`api.example.com`) && (PathPrefix(`/`) && !PathPrefix(`/metrics`) && !PathPrefix(`/health`))')
+    expect(ingressMatch('api.example.com', byName.gateway!.ingress!.routerRule)).toBe(
+      'Host(`api.example.com`) && (PathPrefix(`/`) && !PathPrefix(`/metrics`) && !PathPrefix(`/health`))',
+    )
   })
 
   it('reads versions from pinned image references', () => {
@@ -115,15 +141,41 @@ describe('network flows', () => {
 
   it('lets only the published service in from the edge, and only callers the model names reach a service', () => {
     expect(flows.filter((flow) => flow.from === peers.traefik).map((flow) => flow.purpose)).toEqual(['Traefik routes the edge to gateway'])
-    const callersOfUserService = flows.filter((flow) => 'pods' in flow.to && flow.to.pods['app.kubernetes.io/name'] === 'user-service' && 'pods' in flow.from && flow.from.namespace === undefined)
-    expect(callersOfUserService.map((flow) => flow.purpose).sort()).toEqual(['gateway calls user-service', 'order-service calls user-service'])
+    const callersOfUserService = flows.filter(
+      (flow) =>
+        'pods' in flow.to &&
+        flow.to.pods['app.kubernetes.io/name'] === 'user-service' &&
+        'pods' in flow.from &&
+        flow.from.namespace === undefined,
+    )
+    expect(callersOfUserService.map((flow) => flow.purpose).sort()).toEqual([
+      'gateway calls user-service',
+      'order-service calls user-service',
+    ])
   })
 
   it('renders a local flow on both ends and a flow from elsewhere on the local end only', () => {
-    const names = Object.fromEntries([...services.map((service) => policyName({ 'app.kubernetes.io/name': service.name, 'app.kubernetes.io/part-of': 'microservice-platform' }, service.name)), policyName(peers.database.pods, 'database')])
+    const names = Object.fromEntries([
+      ...services.map((service) =>
+        policyName({ 'app.kubernetes.io/name': service.name, 'app.kubernetes.io/part-of': 'microservice-platform' }, service.name),
+      ),
+      policyName(peers.database.pods, 'database'),
+    ])
     const policies = Object.fromEntries(networkPolicies(flows, peers.dns, names).map((policy) => [policy.name, policy]))
-    expect(policies.gateway!.spec.egress).toContainEqual({ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'user-service', 'app.kubernetes.io/part-of': 'microservice-platform' } } }], ports: [{ port: 3001, protocol: 'TCP' }] })
-    expect(policies['user-service']!.spec.ingress).toContainEqual({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway', 'app.kubernetes.io/part-of': 'microservice-platform' } } }], ports: [{ port: 3001, protocol: 'TCP' }] })
+    expect(policies.gateway!.spec.egress).toContainEqual({
+      to: [
+        {
+          podSelector: { matchLabels: { 'app.kubernetes.io/name': 'user-service', 'app.kubernetes.io/part-of': 'microservice-platform' } },
+        },
+      ],
+      ports: [{ port: 3001, protocol: 'TCP' }],
+    })
+    expect(policies['user-service']!.spec.ingress).toContainEqual({
+      from: [
+        { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway', 'app.kubernetes.io/part-of': 'microservice-platform' } } },
+      ],
+      ports: [{ port: 3001, protocol: 'TCP' }],
+    })
     expect(policies.gateway!.purposes).toContain('Traefik routes the edge to gateway')
     expect(() => networkPolicies(flows, peers.dns, {})).toThrow(/no policy name/)
   })
@@ -132,7 +184,10 @@ describe('network flows', () => {
     const { shared, services: own } = appNamespacePolicies(services, peers)
     expect(shared.map((policy) => policy.name)).toEqual(['default-deny', 'allow-dns', 'database'])
     expect(Object.keys(own).sort()).toEqual(['gateway', 'order-service', 'user-service'])
-    for (const [service, policy] of Object.entries(own)) expect(policy.spec.podSelector, service).toEqual({ matchLabels: { 'app.kubernetes.io/name': service, 'app.kubernetes.io/part-of': 'microservice-platform' } })
+    for (const [service, policy] of Object.entries(own))
+      expect(policy.spec.podSelector, service).toEqual({
+        matchLabels: { 'app.kubernetes.io/name': service, 'app.kubernetes.io/part-of': 'microservice-platform' },
+      })
   })
 })
 
@@ -148,6 +203,10 @@ describe('Elastic on ECK', () => {
     const config = filebeatConfig({ appsNamespace: 'platform', logstash: 'logstash:5044' })
     expect(config['output.logstash']).toEqual({ hosts: ['logstash:5044'] })
     const [input] = config['filebeat.inputs'] as Record<string, unknown>[]
-    expect(input).toMatchObject({ type: 'filestream', paths: ['/var/log/containers/*_platform_*.log'], parsers: [{ container: { stream: 'all', format: 'auto' } }] })
+    expect(input).toMatchObject({
+      type: 'filestream',
+      paths: ['/var/log/containers/*_platform_*.log'],
+      parsers: [{ container: { stream: 'all', format: 'auto' } }],
+    })
   })
 })

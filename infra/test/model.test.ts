@@ -130,8 +130,21 @@ describe('what each renderer derives from a service', () => {
   const platform = Object.fromEntries(PLATFORM_DEPENDENCIES.map((dependency) => [dependency, [`${dependency}-a`, `${dependency}-b`]]))
 
   it("resolves a service's dependencies in its own order: each platform piece given, then the upstream services' components", () => {
-    const { resolved, unresolved } = resolveDependencies(order, { platform, services: { 'user-service': 'user-service-component', gateway: 'unrelated' } })
-    expect(resolved).toEqual(['database-a', 'database-b', 'discovery-a', 'discovery-b', 'tracing-a', 'tracing-b', 'logging-a', 'logging-b', 'user-service-component'])
+    const { resolved, unresolved } = resolveDependencies(order, {
+      platform,
+      services: { 'user-service': 'user-service-component', gateway: 'unrelated' },
+    })
+    expect(resolved).toEqual([
+      'database-a',
+      'database-b',
+      'discovery-a',
+      'discovery-b',
+      'tracing-a',
+      'tracing-b',
+      'logging-a',
+      'logging-b',
+      'user-service-component',
+    ])
     expect(unresolved).toEqual([])
   })
 
@@ -139,7 +152,9 @@ describe('what each renderer derives from a service', () => {
     const withoutDatabase = Object.fromEntries(Object.entries(platform).filter(([dependency]) => dependency !== 'database'))
     expect(resolveDependencies(order, { platform: withoutDatabase, services: {} }).unresolved).toEqual(['database', 'user-service'])
     // Only own keys count: an upstream is never found on the object's prototype.
-    expect(resolveDependencies({ ...order, dependsOn: ['toString' as 'gateway'] }, { platform, services: {} }).unresolved).toEqual(['toString'])
+    expect(resolveDependencies({ ...order, dependsOn: ['toString' as 'gateway'] }, { platform, services: {} }).unresolved).toEqual([
+      'toString',
+    ])
   })
 
   it('tells the platform concerns from app services', () => {

@@ -28,7 +28,8 @@ const PROMETHEUS = process.env.PROMETHEUS ?? 'prometheus'
 const PROMTOOL = process.env.PROMTOOL ?? 'promtool'
 const prometheusFound = spawnSync(PROMETHEUS, ['--version'], { stdio: 'ignore' }).status === 0
 // CI must never skip a real-tool suite: there a missing Prometheus is a failure.
-if (process.env.CI && !prometheusFound) throw new Error('prometheus not found: install Debian\'s prometheus package (scripts/ci/install-system.sh)')
+if (process.env.CI && !prometheusFound)
+  throw new Error("prometheus not found: install Debian's prometheus package (scripts/ci/install-system.sh)")
 if (!prometheusFound && process.env.CI !== undefined && process.env.CI !== '') {
   throw new Error(`${PROMETHEUS} not found; install the Debian package prometheus (CI runs this suite)`)
 }
@@ -37,7 +38,10 @@ if (!prometheusFound && process.env.CI !== undefined && process.env.CI !== '') {
 function consulSdSupported(): boolean {
   const dir = mkdtempSync(join(tmpdir(), 'obs-probe-'))
   try {
-    writeFileSync(join(dir, 'probe.yml'), toYaml({ scrape_configs: [{ job_name: 'probe', consul_sd_configs: [{ server: 'consul:8500' }] }] }))
+    writeFileSync(
+      join(dir, 'probe.yml'),
+      toYaml({ scrape_configs: [{ job_name: 'probe', consul_sd_configs: [{ server: 'consul:8500' }] }] }),
+    )
     return spawnSync(PROMTOOL, ['check', 'config', 'probe.yml'], { cwd: dir, stdio: 'ignore' }).status === 0
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -78,12 +82,23 @@ function exposition(service: string, scrape: number): string {
     lines.push(`http_request_duration_seconds_count{${labels}} ${count}`)
   }
   if (service !== 'gateway') {
-    for (const [state, value] of [['total', 10], ['idle', 7], ['waiting', 0]] as const) lines.push(`db_pool_connections{${s},state="${state}"} ${value}`)
+    for (const [state, value] of [
+      ['total', 10],
+      ['idle', 7],
+      ['waiting', 0],
+    ] as const)
+      lines.push(`db_pool_connections{${s},state="${state}"} ${value}`)
   }
   const upstreams = service === 'gateway' ? ['user-service', 'order-service'] : service === 'order-service' ? ['user-service'] : []
   for (const upstream of upstreams) {
     const u = `${s},upstream="${upstream}"`
-    for (const [outcome, count] of [['ok', 10 * scrape], ['server_error', scrape], ['connect_error', 0], ['timeout', 0], ['no_instance', 0]] as const) {
+    for (const [outcome, count] of [
+      ['ok', 10 * scrape],
+      ['server_error', scrape],
+      ['connect_error', 0],
+      ['timeout', 0],
+      ['no_instance', 0],
+    ] as const) {
       lines.push(`upstream_requests_total{${u},outcome="${outcome}"} ${count}`)
     }
     lines.push(`upstream_request_duration_seconds_bucket{${u},le="0.1"} ${10 * scrape}`)
@@ -202,7 +217,13 @@ describe.skipIf(!consulAddr || !prometheusFound)('the generated config in a real
       const id = `${prefix}${service}-${port}`
       const response = await fetch(`${consulAddr}/v1/agent/service/register`, {
         method: 'PUT',
-        body: JSON.stringify({ ID: id, Name: `${prefix}${service}`, Address: '127.0.0.1', Port: port, Check: { TTL: '10m', Status: passing ? 'passing' : 'critical' } }),
+        body: JSON.stringify({
+          ID: id,
+          Name: `${prefix}${service}`,
+          Address: '127.0.0.1',
+          Port: port,
+          Check: { TTL: '10m', Status: passing ? 'passing' : 'critical' },
+        }),
       })
       expect(response.status, `register ${id}`).toBe(200)
       registered.push(id)
@@ -236,7 +257,12 @@ describe.skipIf(!consulAddr || !prometheusFound)('the generated config in a real
 
     prometheus = spawn(
       PROMETHEUS,
-      ['--config.file=prometheus.yml', `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
+      [
+        '--config.file=prometheus.yml',
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=error',
+      ],
       { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] },
     )
     await eventually(async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined), 'Prometheus ready')
@@ -255,7 +281,9 @@ describe.skipIf(!consulAddr || !prometheusFound)('the generated config in a real
       prometheus.kill('SIGTERM')
       await exited
     }
-    await Promise.all(registered.map((id) => fetch(`${consulAddr}/v1/agent/service/deregister/${id}`, { method: 'PUT' }).catch(() => undefined)))
+    await Promise.all(
+      registered.map((id) => fetch(`${consulAddr}/v1/agent/service/deregister/${id}`, { method: 'PUT' }).catch(() => undefined)),
+    )
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
     if (dir !== undefined) await rm(dir, { recursive: true, force: true })
   })
@@ -264,7 +292,9 @@ describe.skipIf(!consulAddr || !prometheusFound)('the generated config in a real
     const { activeTargets, droppedTargets } = await targets()
     const app = activeTargets.filter((target) => target.scrapePool === 'consul-services')
 
-    expect(app.map((target) => ({ job: target.labels.job, instance: target.labels.instance })).sort((a, b) => a.job!.localeCompare(b.job!))).toEqual(
+    expect(
+      app.map((target) => ({ job: target.labels.job, instance: target.labels.instance })).sort((a, b) => a.job!.localeCompare(b.job!)),
+    ).toEqual(
       instances
         .filter((instance) => instance.passing)
         .map((instance) => ({ job: `${prefix}${instance.service}`, instance: `127.0.0.1:${instance.port}` }))
@@ -288,7 +318,9 @@ describe.skipIf(!consulAddr || !prometheusFound)('the generated config in a real
     const names = alertRules().groups.map((group) => group.name)
     const groups = await eventually(async () => {
       const data = await get<{ groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] }>('/api/v1/rules')
-      return data.groups.length === names.length && data.groups.every((group) => group.rules.every((rule) => rule.health !== 'unknown')) ? data.groups : undefined
+      return data.groups.length === names.length && data.groups.every((group) => group.rules.every((rule) => rule.health !== 'unknown'))
+        ? data.groups
+        : undefined
     }, 'rules evaluated')
 
     expect(groups.map((group) => group.name).sort()).toEqual([...names].sort())

@@ -34,7 +34,8 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/observability/alerts.test.yml'
 const PROMTOOL = process.env.PROMTOOL ?? 'promtool'
 const promtoolFound = spawnSync(PROMTOOL, ['--version'], { stdio: 'ignore' }).status === 0
 // CI must never skip a real-tool suite: there a missing promtool is a failure.
-if (process.env.CI && !promtoolFound) throw new Error('promtool not found: install Debian\'s prometheus package (scripts/ci/install-system.sh)')
+if (process.env.CI && !promtoolFound)
+  throw new Error("promtool not found: install Debian's prometheus package (scripts/ci/install-system.sh)")
 if (!promtoolFound && process.env.CI !== undefined && process.env.CI !== '') {
   throw new Error(`${PROMTOOL} not found; install the Debian package prometheus (CI runs the promtool tests)`)
 }
@@ -49,7 +50,10 @@ const consulSdSupported = promtoolFound && probeConsulSd()
 function probeConsulSd(): boolean {
   const dir = mkdtempSync(join(tmpdir(), 'obs-probe-'))
   try {
-    writeFileSync(join(dir, 'probe.yml'), toYaml({ scrape_configs: [{ job_name: 'probe', consul_sd_configs: [{ server: 'consul:8500' }] }] }))
+    writeFileSync(
+      join(dir, 'probe.yml'),
+      toYaml({ scrape_configs: [{ job_name: 'probe', consul_sd_configs: [{ server: 'consul:8500' }] }] }),
+    )
     return spawnSync(PROMTOOL, ['check', 'config', 'probe.yml'], { cwd: dir, stdio: 'ignore' }).status === 0
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -87,7 +91,20 @@ function withoutConsulDiscovery(config: PrometheusConfig, targetsFile: string): 
 
 const CONSUL_SD_FIELDS = [
   // consul_sd_config, then the HTTP client settings it accepts (Prometheus docs, 2.26 and later).
-  ...['server', 'token', 'datacenter', 'namespace', 'partition', 'scheme', 'services', 'tags', 'node_meta', 'tag_separator', 'allow_stale', 'refresh_interval'],
+  ...[
+    'server',
+    'token',
+    'datacenter',
+    'namespace',
+    'partition',
+    'scheme',
+    'services',
+    'tags',
+    'node_meta',
+    'tag_separator',
+    'allow_stale',
+    'refresh_interval',
+  ],
   ...['authorization', 'basic_auth', 'oauth2', 'tls_config', 'proxy_url', 'follow_redirects', 'enable_http2'],
 ]
 
@@ -123,8 +140,14 @@ describe.skipIf(!promtoolFound)('prometheusConfig, checked by promtool', () => {
   })
 
   it('config whose rules file holds a broken expression: promtool check config exits 1', async () => {
-    await writeFile(join(dir, 'broken.yml'), toYaml(withoutConsulDiscovery(prometheusConfig({ ...CONFIG_OPTIONS, ruleFiles: ['broken.rules.yml'] }), 'consul-targets.json')))
-    await writeFile(join(dir, 'broken.rules.yml'), toYaml({ groups: [{ name: 'broken', rules: [{ alert: 'Broken', expr: 'sum by (service (up)' }] }] }))
+    await writeFile(
+      join(dir, 'broken.yml'),
+      toYaml(withoutConsulDiscovery(prometheusConfig({ ...CONFIG_OPTIONS, ruleFiles: ['broken.rules.yml'] }), 'consul-targets.json')),
+    )
+    await writeFile(
+      join(dir, 'broken.rules.yml'),
+      toYaml({ groups: [{ name: 'broken', rules: [{ alert: 'Broken', expr: 'sum by (service (up)' }] }] }),
+    )
 
     const result = await promtool(['check', 'config', 'broken.yml'], dir)
 
@@ -146,7 +169,6 @@ describe.skipIf(!promtoolFound)('prometheusConfig, checked by promtool', () => {
       expect(result.output.match(/not found in type/g)).toHaveLength(1)
     }
   })
-
 })
 
 describe('prometheusConfig, structure', () => {
@@ -245,8 +267,14 @@ describe.skipIf(!promtoolFound)('alertRules, checked and unit-tested by promtool
     const cases = fixture.tests.flatMap((test) => test.alert_rule_test ?? [])
     for (const name of alertNames) {
       const ofAlert = cases.filter((testCase) => testCase.alertname === name)
-      expect(ofAlert.some((testCase) => (testCase.exp_alerts ?? []).length > 0), `${name} fires somewhere`).toBe(true)
-      expect(ofAlert.some((testCase) => (testCase.exp_alerts ?? []).length === 0), `${name} stays quiet somewhere`).toBe(true)
+      expect(
+        ofAlert.some((testCase) => (testCase.exp_alerts ?? []).length > 0),
+        `${name} fires somewhere`,
+      ).toBe(true)
+      expect(
+        ofAlert.some((testCase) => (testCase.exp_alerts ?? []).length === 0),
+        `${name} stays quiet somewhere`,
+      ).toBe(true)
     }
   })
 
@@ -319,9 +347,12 @@ describe('dashboards', () => {
   })
 
   it('interpolateQuery: Grafana variables replaced, "All" as .*', () => {
-    expect(interpolateQuery('rate(x{service=~"$service",upstream=~"${upstream}"}[$__rate_interval])', { rateInterval: '30s', variables: { upstream: 'user-service' } })).toBe(
-      'rate(x{service=~".*",upstream=~"user-service"}[30s])',
-    )
+    expect(
+      interpolateQuery('rate(x{service=~"$service",upstream=~"${upstream}"}[$__rate_interval])', {
+        rateInterval: '30s',
+        variables: { upstream: 'user-service' },
+      }),
+    ).toBe('rate(x{service=~".*",upstream=~"user-service"}[30s])')
   })
 
   it.skipIf(!promtoolFound)('every panel query parses as PromQL: promtool check rules exits 0, and 1 for a broken one', async () => {
@@ -367,7 +398,10 @@ describe('Grafana provisioning', () => {
   it('secrets: the Elasticsearch password and CA come from the environment and a file, never inline', () => {
     const yaml = toYaml(grafanaDatasources(options))
     const parsed = parse(yaml) as { datasources: { secureJsonData?: Record<string, string> }[] }
-    expect(parsed.datasources[1]?.secureJsonData).toEqual({ basicAuthPassword: '${ELASTIC_PASSWORD}', tlsCACert: '$__file{/etc/grafana/certs/ca.crt}' })
+    expect(parsed.datasources[1]?.secureJsonData).toEqual({
+      basicAuthPassword: '${ELASTIC_PASSWORD}',
+      tlsCACert: '$__file{/etc/grafana/certs/ca.crt}',
+    })
     // Grafana expands $VAR in provisioning files, so its own ${__...} macros must be written $${...}.
     expect(yaml.match(/(?<!\$)\$\{__/g)).toBeNull()
     expect(yaml).toContain('$${__value.raw}')
@@ -376,7 +410,12 @@ describe('Grafana provisioning', () => {
 
   it('dashboard provider: the generated dashboards from one folder, not editable in the UI', () => {
     expect(grafanaDashboardProvider({ dashboardsPath: '/dashboards', dashboardsFolder: 'Platform' }).providers).toEqual([
-      expect.objectContaining({ type: 'file', folder: 'Platform', allowUiUpdates: false, options: { path: '/dashboards', foldersFromFilesStructure: false } }),
+      expect.objectContaining({
+        type: 'file',
+        folder: 'Platform',
+        allowUiUpdates: false,
+        options: { path: '/dashboards', foldersFromFilesStructure: false },
+      }),
     ])
   })
 
@@ -392,7 +431,9 @@ describe('Grafana provisioning', () => {
 
   it('bad options: an error naming the option', () => {
     expect(() => grafanaDatasources({ ...options, prometheusUrl: 'prometheus:9090' })).toThrow(/prometheusUrl/)
-    expect(() => grafanaDatasources({ ...options, elasticsearch: { ...options.elasticsearch, url: 'https://elastic:secret@es:9200' } })).toThrow(/credentials/)
+    expect(() =>
+      grafanaDatasources({ ...options, elasticsearch: { ...options.elasticsearch, url: 'https://elastic:secret@es:9200' } }),
+    ).toThrow(/credentials/)
   })
 })
 
@@ -432,7 +473,11 @@ function sections(list: readonly string[]): string[] {
 }
 
 describe('logstashPipeline, structurally (no Logstash on this machine to load it)', () => {
-  const options = { hosts: ['https://elasticsearch:9200'], user: 'logstash_writer', ssl: { certificateAuthority: '/usr/share/logstash/config/certs/ca.crt' } }
+  const options = {
+    hosts: ['https://elasticsearch:9200'],
+    user: 'logstash_writer',
+    ssl: { certificateAuthority: '/usr/share/logstash/config/certs/ca.crt' },
+  }
   const pipeline = logstashPipeline(options)
 
   it('the tokeniser of this test: unbalanced braces are caught', () => {
@@ -463,10 +508,15 @@ describe('logstashPipeline, structurally (no Logstash on this machine to load it
   })
 
   it('filter: gelf noise removed, and no ECS field the brief keeps', () => {
-    const removed = [...pipeline.matchAll(/remove_field => \[([^\]]*)\]/g)].flatMap((match) => match[1]!.split(',').map((name) => name.trim().replaceAll('"', '')))
+    const removed = [...pipeline.matchAll(/remove_field => \[([^\]]*)\]/g)].flatMap((match) =>
+      match[1]!.split(',').map((name) => name.trim().replaceAll('"', '')),
+    )
     expect(removed).toEqual(expect.arrayContaining(['command', 'created', 'image_id', 'source_host']))
     for (const kept of ['@timestamp', 'message', 'log', 'service', 'trace', 'span', 'http', 'url', 'container']) {
-      expect(removed.some((name) => name === kept || name.startsWith(`[${kept}]`)), kept).toBe(false)
+      expect(
+        removed.some((name) => name === kept || name.startsWith(`[${kept}]`)),
+        kept,
+      ).toBe(false)
     }
   })
 

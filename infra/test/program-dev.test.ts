@@ -39,7 +39,9 @@ const SERVICE_PORTS = [
 const buildArgs = (service: string, port: number) => ({ SERVICE: service, PORT: String(port), NODE_IMAGE: DEFAULT_IMAGES.node })
 
 beforeAll(async () => {
-  expectedTags = Object.fromEntries(SERVICE_PORTS.map(([service, port]) => [service, buildInputsHash(REPO_ROOT, service, buildArgs(service, port))]))
+  expectedTags = Object.fromEntries(
+    SERVICE_PORTS.map(([service, port]) => [service, buildInputsHash(REPO_ROOT, service, buildArgs(service, port))]),
+  )
   run = await runProgram('dev', stackConfigFile(new URL('../../Pulumi.dev.yaml', import.meta.url)))
   containers = byType(run.resources, CONTAINER)
 })
@@ -54,7 +56,9 @@ const outputOf = <T>(name: string) => valueOf(run.program[name] as pulumi.Output
 
 describe('dev stack: components', () => {
   it('has one component per concern and one per app service, under the project type tokens', () => {
-    const components = run.resources.filter((resource) => resource.type.startsWith('microservice-platform:')).map((resource) => resource.type)
+    const components = run.resources
+      .filter((resource) => resource.type.startsWith('microservice-platform:'))
+      .map((resource) => resource.type)
     expect(components.sort()).toEqual(
       [
         'microservice-platform:apps:DockerService',
@@ -121,14 +125,22 @@ describe('dev stack: components', () => {
   })
 
   it("checks Jaeger with the image's busybox wget on the healthcheckv2 extension's /status (13133)", () => {
-    expect((container('tracing').inputs.healthcheck as { tests: string[] }).tests).toEqual(['CMD-SHELL', 'wget -q -O /dev/null http://127.0.0.1:13133/status || exit 1'])
+    expect((container('tracing').inputs.healthcheck as { tests: string[] }).tests).toEqual([
+      'CMD-SHELL',
+      'wget -q -O /dev/null http://127.0.0.1:13133/status || exit 1',
+    ])
   })
 
   it('keeps data in named volumes: Consul, Elasticsearch, PostgreSQL, Prometheus, Grafana', () => {
     const mounts = Object.fromEntries(
       containers
         .filter((resource) => (resource.inputs.volumes as unknown[]).length > 0)
-        .map((resource) => [resource.name, (resource.inputs.volumes as { containerPath: string; volumeName: string }[]).map((volume) => `${volume.volumeName}:${volume.containerPath}`)]),
+        .map((resource) => [
+          resource.name,
+          (resource.inputs.volumes as { containerPath: string; volumeName: string }[]).map(
+            (volume) => `${volume.volumeName}:${volume.containerPath}`,
+          ),
+        ]),
     )
     expect(mounts).toEqual({
       consul: ['platform-dev-consul-data:/consul/data'],
@@ -144,7 +156,8 @@ describe('dev stack: components', () => {
 describe('dev stack: one component per app service', () => {
   const APP = 'microservice-platform:apps:DockerService'
   /** The app services' resources, their components aside. */
-  const appResources = () => run.resources.filter((resource) => resource.name.startsWith('apps-') && !resource.type.startsWith('microservice-platform:'))
+  const appResources = () =>
+    run.resources.filter((resource) => resource.name.startsWith('apps-') && !resource.type.startsWith('microservice-platform:'))
 
   it('makes a DockerService per service, named after it, and nothing else of the app services outside them', () => {
     expect(byType(run.resources, APP).map((resource) => resource.name)).toEqual(SERVICE_PORTS.map(([service]) => `apps-${service}`))
@@ -163,7 +176,9 @@ describe('dev stack: one component per app service', () => {
 
   it('aliases every replica to its URN under the one component that made them all before, so an existing stack keeps them', () => {
     for (const resource of appResources()) {
-      expect(resource.aliases, resource.name).toEqual([`urn:pulumi:dev::microservice-platform::microservice-platform:apps:DockerServices$${resource.type}::${resource.name}`])
+      expect(resource.aliases, resource.name).toEqual([
+        `urn:pulumi:dev::microservice-platform::microservice-platform:apps:DockerServices$${resource.type}::${resource.name}`,
+      ])
       expect(resource.urn, resource.name).not.toBe(resource.aliases![0])
     }
   })
@@ -199,7 +214,10 @@ describe('dev stack: app service wiring', () => {
   it('points order-service at the consul container by its network alias, with its own token from the Consul AclToken', () => {
     const consul = container('consul')
     const token = named(run.resources, 'consul:index/aclToken:AclToken', 'consul-order-service')
-    const lookup = run.calls.find((call) => call.token === 'consul:index/getAclTokenSecretId:getAclTokenSecretId' && call.inputs.accessorId === 'consul-order-service-accessor')
+    const lookup = run.calls.find(
+      (call) =>
+        call.token === 'consul:index/getAclTokenSecretId:getAclTokenSecretId' && call.inputs.accessorId === 'consul-order-service-accessor',
+    )
     expect(lookup, 'secret id looked up for the order-service token').toBeDefined()
     expect(token.inputs.policies).toEqual(['order-service'])
     for (const replica of appContainers('order-service')) {
@@ -298,7 +316,11 @@ describe('dev stack: Consul ACLs', () => {
   it('boots Consul with ACLs on, default deny, and the generated token as initial management', () => {
     const consul = container('consul')
     const config = JSON.parse(plain<string>(uploadsOf(consul)['/consul/config/platform.json'])) as { acl: Record<string, unknown> }
-    expect(config.acl).toMatchObject({ enabled: true, default_policy: 'deny', tokens: { initial_management: 'consul-bootstrap-token-uuid' } })
+    expect(config.acl).toMatchObject({
+      enabled: true,
+      default_policy: 'deny',
+      tokens: { initial_management: 'consul-bootstrap-token-uuid' },
+    })
     expect(isSecretValue(consul.inputs.uploads)).toBe(true)
     expect(consul.inputs.wait).toBe(true)
   })
@@ -348,7 +370,15 @@ describe('dev stack: secrets stay secret', () => {
   })
 
   it('sends the containers holding passwords or tokens their environment and files as secrets', () => {
-    for (const name of ['consul', 'logging-elasticsearch', 'logging-setup', 'logging-logstash', 'logging-kibana', 'monitoring-grafana', 'database']) {
+    for (const name of [
+      'consul',
+      'logging-elasticsearch',
+      'logging-setup',
+      'logging-logstash',
+      'logging-kibana',
+      'monitoring-grafana',
+      'database',
+    ]) {
       expect(isSecretValue(container(name).inputs.envs), name).toBe(true)
     }
     // Traefik's static config and Prometheus's token file carry Consul tokens.
@@ -387,7 +417,9 @@ describe('dev stack: edge', () => {
     expect(config.api).toEqual({ dashboard: true })
     expect(config.metrics).toMatchObject({ prometheus: { entryPoint: 'metrics' } })
     expect(config.serversTransport).toEqual({ forwardingTimeouts: { idleConnTimeout: '60s' } })
-    const dynamic = parse(plain<string>(uploadsOf(container('edge'))['/etc/traefik/dynamic/dashboard.yml'])) as { http: { routers: Record<string, unknown> } }
+    const dynamic = parse(plain<string>(uploadsOf(container('edge'))['/etc/traefik/dynamic/dashboard.yml'])) as {
+      http: { routers: Record<string, unknown> }
+    }
     expect(dynamic.http.routers.dashboard).toMatchObject({ entryPoints: ['traefik'], service: 'api@internal' })
   })
 })
@@ -399,7 +431,11 @@ describe('dev stack: observability wired from infra/observability', () => {
       toYaml(
         prometheusConfig({
           scrapeInterval: '15s',
-          consul: { server: 'consul:8500', tokenFile: '/etc/prometheus/consul-token', services: ['user-service', 'order-service', 'gateway'] },
+          consul: {
+            server: 'consul:8500',
+            tokenFile: '/etc/prometheus/consul-token',
+            services: ['user-service', 'order-service', 'gateway'],
+          },
           traefik: 'traefik:8082',
           externalLabels: { stack: 'dev' },
         }),
@@ -412,17 +448,25 @@ describe('dev stack: observability wired from infra/observability', () => {
   it('provisions Grafana with the three data sources and every dashboard, anonymous access off', () => {
     const grafana = container('monitoring-grafana')
     const uploads = uploadsOf(grafana)
-    const datasources = parse(String(uploads['/etc/grafana/provisioning/datasources/platform.yaml'])) as { datasources: { type: string; url: string }[] }
+    const datasources = parse(String(uploads['/etc/grafana/provisioning/datasources/platform.yaml'])) as {
+      datasources: { type: string; url: string }[]
+    }
     expect(datasources.datasources.map((source) => [source.type, source.url])).toEqual([
       ['prometheus', 'http://prometheus:9090'],
       ['elasticsearch', 'http://elasticsearch:9200'],
       ['jaeger', 'http://jaeger:16686'],
     ])
     for (const uid of Object.values(DASHBOARD_UIDS)) expect(Object.keys(uploads)).toContain(`/etc/grafana/dashboards/${uid}.json`)
-    const provider = parse(String(uploads['/etc/grafana/provisioning/dashboards/platform.yaml'])) as { providers: { options: { path: string } }[] }
+    const provider = parse(String(uploads['/etc/grafana/provisioning/dashboards/platform.yaml'])) as {
+      providers: { options: { path: string } }[]
+    }
     expect(provider.providers[0]!.options.path).toBe('/etc/grafana/dashboards')
     const env = envOf(grafana)
-    expect(env).toMatchObject({ GF_AUTH_ANONYMOUS_ENABLED: 'false', GF_USERS_ALLOW_SIGN_UP: 'false', GF_SECURITY_ADMIN_PASSWORD: 'monitoring-grafana-admin-password' })
+    expect(env).toMatchObject({
+      GF_AUTH_ANONYMOUS_ENABLED: 'false',
+      GF_USERS_ALLOW_SIGN_UP: 'false',
+      GF_SECURITY_ADMIN_PASSWORD: 'monitoring-grafana-admin-password',
+    })
     expect(env.LOGS_READER_PASSWORD).toBe('logging-logs-reader-password')
   })
 
@@ -481,6 +525,10 @@ describe('dev stack: outputs', () => {
     expect(await outputOf('jaegerUrl')).toBe('http://127.0.0.1:16686')
     expect(await outputOf('prometheusUrl')).toBe('http://127.0.0.1:9090')
     const dashboards = await outputOf<Record<string, string>>('grafanaDashboardUrls')
-    expect(Object.values(dashboards).sort()).toEqual(Object.values(DASHBOARD_UIDS).map((uid) => `http://127.0.0.1:3030/d/${uid}`).sort())
+    expect(Object.values(dashboards).sort()).toEqual(
+      Object.values(DASHBOARD_UIDS)
+        .map((uid) => `http://127.0.0.1:3030/d/${uid}`)
+        .sort(),
+    )
   })
 })

@@ -7,7 +7,8 @@ import { runProgram, stackConfigFile, type CapturedResource, type ProgramRun } f
 import { runProd } from './support/kubernetes.ts'
 
 /** Whether a value, at any depth, is unknown as the mocked engine receives it. */
-const isUnknown = (value: unknown) => typeof value === 'object' && value !== null && (value as { __pulumiUnknown?: unknown }).__pulumiUnknown === true
+const isUnknown = (value: unknown) =>
+  typeof value === 'object' && value !== null && (value as { __pulumiUnknown?: unknown }).__pulumiUnknown === true
 const hasUnknown = (value: unknown): boolean =>
   isUnknown(value) || (typeof value === 'object' && value !== null && Object.values(value).some(hasUnknown))
 const devConfig = () => stackConfigFile(new URL('../../Pulumi.dev.yaml', import.meta.url))
@@ -41,7 +42,9 @@ describe.each(['dev', 'prod'] as const)('%s stack in preview', (stack) => {
 
 describe('dev stack in preview', () => {
   it("names the app replicas only once their suffix is known: the container's name is unknown", () => {
-    const replicas = runs.dev.preview.resources.filter((resource) => resource.type === 'docker:index/container:Container' && resource.name.startsWith('apps-'))
+    const replicas = runs.dev.preview.resources.filter(
+      (resource) => resource.type === 'docker:index/container:Container' && resource.name.startsWith('apps-'),
+    )
     expect(replicas).toHaveLength(6)
     for (const replica of replicas) expect(isUnknown(replica.inputs.name), replica.name).toBe(true)
   })

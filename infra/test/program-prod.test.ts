@@ -39,10 +39,18 @@ type ServiceName = keyof typeof SERVICE_PORTS
 const SERVICES = Object.keys(SERVICE_PORTS) as ServiceName[]
 
 const stackFile = parse(readFileSync(PROD_STACK_FILE, 'utf8')) as { config: Record<string, unknown> }
-const fileKubernetes = stackFile.config['microservice-platform:kubernetes'] as { charts?: Record<string, string>; context: string; domain: string }
+const fileKubernetes = stackFile.config['microservice-platform:kubernetes'] as {
+  charts?: Record<string, string>
+  context: string
+  domain: string
+}
 const fileServices = stackFile.config['microservice-platform:services'] as Record<ServiceName, { replicas: number }>
 const model = appServices({
-  replicas: { 'user-service': fileServices['user-service'].replicas, 'order-service': fileServices['order-service'].replicas, gateway: fileServices.gateway.replicas },
+  replicas: {
+    'user-service': fileServices['user-service'].replicas,
+    'order-service': fileServices['order-service'].replicas,
+    gateway: fileServices.gateway.replicas,
+  },
   logLevel: 'info',
 })
 const modelOf = (service: ServiceName) => model.find((candidate) => candidate.name === service)!
@@ -52,7 +60,10 @@ let expectedTags: Record<string, string>
 
 beforeAll(async () => {
   expectedTags = Object.fromEntries(
-    SERVICES.map((service) => [service, buildInputsHash(REPO_ROOT, service, { SERVICE: service, PORT: String(SERVICE_PORTS[service]), NODE_IMAGE: DEFAULT_IMAGES.node })]),
+    SERVICES.map((service) => [
+      service,
+      buildInputsHash(REPO_ROOT, service, { SERVICE: service, PORT: String(SERVICE_PORTS[service]), NODE_IMAGE: DEFAULT_IMAGES.node }),
+    ]),
   )
   run = await runProd()
 })
@@ -78,17 +89,30 @@ type PodSpec = {
   imagePullSecrets: { name: string }[]
   securityContext: Record<string, unknown>
   terminationGracePeriodSeconds: number
-  topologySpreadConstraints: { maxSkew: number; topologyKey: string; whenUnsatisfiable: string; labelSelector: { matchLabels: Record<string, string> } }[]
+  topologySpreadConstraints: {
+    maxSkew: number
+    topologyKey: string
+    whenUnsatisfiable: string
+    labelSelector: { matchLabels: Record<string, string> }
+  }[]
   containers: Container[]
   volumes: { name: string; emptyDir?: unknown; secret?: { secretName: string } }[]
 }
-const deployment = (service: ServiceName) => objectNamed(run, 'Deployment', service, APPS) as Manifest & { spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } }
+const deployment = (service: ServiceName) =>
+  objectNamed(run, 'Deployment', service, APPS) as Manifest & {
+    spec: {
+      replicas: number
+      selector: { matchLabels: Record<string, string> }
+      template: { metadata: { labels: Record<string, string> }; spec: PodSpec }
+    }
+  }
 const podSpec = (service: ServiceName) => deployment(service).spec.template.spec
 const container = (service: ServiceName) => podSpec(service).containers[0]!
 const envEntry = (service: ServiceName, name: string) => container(service).env.find((entry) => entry.name === name)
 const specOf = <T>(manifest: Manifest) => manifest.spec as T
 /** Values of a Secret's stringData. */
-const secretData = (name: string, namespace: string) => (objectNamed(run, 'Secret', name, namespace) as Manifest & { stringData: Record<string, string> }).stringData
+const secretData = (name: string, namespace: string) =>
+  (objectNamed(run, 'Secret', name, namespace) as Manifest & { stringData: Record<string, string> }).stringData
 const valuesOf = <T>(chart: string) => plain<T>(releaseNamed(run, chart).inputs.values)
 const urnOf = (resource: CapturedResource) => resource.urn!
 const dependenciesOf = (manifest: Manifest) => resourceOf(run, manifest).dependencies ?? []
@@ -144,7 +168,9 @@ describe('prod stack: cluster, namespaces, components', () => {
   })
 
   it('has one component per concern and one per app service, under the project type tokens', () => {
-    const components = run.resources.filter((resource) => resource.type.startsWith('microservice-platform:')).map((resource) => resource.type)
+    const components = run.resources
+      .filter((resource) => resource.type.startsWith('microservice-platform:'))
+      .map((resource) => resource.type)
     expect(components.sort()).toEqual(
       [
         'microservice-platform:apps:KubernetesAppRules',
@@ -164,9 +190,13 @@ describe('prod stack: cluster, namespaces, components', () => {
   })
 
   it('pulls the service images with the registry credentials, kept in a dockerconfigjson Secret', () => {
-    const secret = objectNamed(run, 'Secret', 'registry-credentials', APPS) as Manifest & { type: string; stringData: Record<string, string> }
+    const secret = objectNamed(run, 'Secret', 'registry-credentials', APPS) as Manifest & {
+      type: string
+      stringData: Record<string, string>
+    }
     expect(secret.type).toBe('kubernetes.io/dockerconfigjson')
-    const auths = (JSON.parse(secret.stringData['.dockerconfigjson']!) as { auths: Record<string, { username: string; password: string }> }).auths
+    const auths = (JSON.parse(secret.stringData['.dockerconfigjson']!) as { auths: Record<string, { username: string; password: string }> })
+      .auths
     expect(auths['ghcr.io']).toMatchObject({ username: 'platform-ci', password: REGISTRY_PASSWORD })
     for (const service of SERVICES) expect(podSpec(service).imagePullSecrets).toEqual([{ name: 'registry-credentials' }])
   })
@@ -178,20 +208,35 @@ describe('prod stack: one component per app service', () => {
   const childrenOf = (component: CapturedResource) => run.resources.filter((resource) => resource.parent === component.urn)
   const kindAndName = (resource: CapturedResource) => `${resource.type.split(':').pop()} ${resource.name}`
   /** What the one component `apps` of type apps:KubernetesServices made before, by former resource name. */
-  const formerUrn = (resource: CapturedResource, name = resource.name) => `urn:pulumi:prod::microservice-platform::microservice-platform:apps:KubernetesServices$${resource.type}::${name}`
+  const formerUrn = (resource: CapturedResource, name = resource.name) =>
+    `urn:pulumi:prod::microservice-platform::microservice-platform:apps:KubernetesServices$${resource.type}::${name}`
 
   it("makes a KubernetesService per service owning its objects and its pods' policy; the published one its IngressRoute", () => {
     expect(byType(run.resources, APP).map((resource) => resource.name)).toEqual(SERVICES.map((service) => `apps-${service}`))
     for (const service of SERVICES) {
-      const objects = ['ServiceAccount account', 'Deployment ', 'Service service', 'HorizontalPodAutoscaler autoscaler', 'PodDisruptionBudget disruption-budget', 'ServiceMonitor monitor', 'NetworkPolicy policy']
+      const objects = [
+        'ServiceAccount account',
+        'Deployment ',
+        'Service service',
+        'HorizontalPodAutoscaler autoscaler',
+        'PodDisruptionBudget disruption-budget',
+        'ServiceMonitor monitor',
+        'NetworkPolicy policy',
+      ]
       if (modelOf(service).ingress !== undefined) objects.push('IngressRoute route')
       const expected = objects.map((object) => {
         const [kind, suffix] = object.split(' ')
         return `${kind} apps-${service}${suffix === '' ? '' : `-${suffix}`}`
       })
-      expect(childrenOf(named(run.resources, APP, `apps-${service}`)).map(kindAndName).sort(), service).toEqual(expected.sort())
+      expect(
+        childrenOf(named(run.resources, APP, `apps-${service}`))
+          .map(kindAndName)
+          .sort(),
+        service,
+      ).toEqual(expected.sort())
     }
-    const policyOf = (service: ServiceName) => childrenOf(named(run.resources, APP, `apps-${service}`)).find((resource) => resource.type.endsWith(':NetworkPolicy'))!
+    const policyOf = (service: ServiceName) =>
+      childrenOf(named(run.resources, APP, `apps-${service}`)).find((resource) => resource.type.endsWith(':NetworkPolicy'))!
     for (const service of SERVICES) expect((policyOf(service).inputs.metadata as { name: string }).name).toBe(service)
   })
 
@@ -199,7 +244,12 @@ describe('prod stack: one component per app service', () => {
     const rules = byType(run.resources, RULES)
     expect(rules.map((resource) => resource.name)).toEqual(['apps'])
     expect(childrenOf(rules[0]!).map(kindAndName).sort()).toEqual(
-      ['PrometheusRule apps-alerts', 'NetworkPolicy apps-policy-allow-dns', 'NetworkPolicy apps-policy-database', 'NetworkPolicy apps-policy-default-deny'].sort(),
+      [
+        'PrometheusRule apps-alerts',
+        'NetworkPolicy apps-policy-allow-dns',
+        'NetworkPolicy apps-policy-database',
+        'NetworkPolicy apps-policy-default-deny',
+      ].sort(),
     )
   })
 
@@ -211,7 +261,9 @@ describe('prod stack: one component per app service', () => {
       const service = SERVICES.find((candidate) => resource.name === `apps-${candidate}-policy`)
       // The policies of the services were `apps-policy-<service>`; everything else keeps its name.
       // (The Kubernetes SDK adds aliases of its own, for kinds that moved between API groups.)
-      expect(resource.aliases, resource.name).toContain(formerUrn(resource, service === undefined ? resource.name : `apps-policy-${service}`))
+      expect(resource.aliases, resource.name).toContain(
+        formerUrn(resource, service === undefined ? resource.name : `apps-policy-${service}`),
+      )
     }
   })
 
@@ -220,7 +272,8 @@ describe('prod stack: one component per app service', () => {
     for (const service of SERVICES) {
       const upstreams = modelOf(service).dependsOn.filter((dependency): dependency is ServiceName => dependency in SERVICE_PORTS)
       const waits = dependenciesOf(deployment(service))
-      for (const upstream of upstreams) for (const child of childrenOf(component(upstream))) expect(waits, `${service} after ${child.name}`).toContain(child.urn)
+      for (const upstream of upstreams)
+        for (const child of childrenOf(component(upstream))) expect(waits, `${service} after ${child.name}`).toContain(child.urn)
     }
   })
 })
@@ -273,16 +326,27 @@ describe('prod stack: chart releases', () => {
   })
 
   it('creates each app service a Consul policy with dev rules and a token through a Job, the same secret ID as its pods read', () => {
-    const job = objectsOfKind(run, 'Job')[0]! as Manifest & { spec: { template: { spec: { containers: Container[]; volumes: { name: string; configMap?: { name: string } }[] } } } }
+    const job = objectsOfKind(run, 'Job')[0]! as Manifest & {
+      spec: { template: { spec: { containers: Container[]; volumes: { name: string; configMap?: { name: string } }[] } } }
+    }
     const jobContainer = job.spec.template.spec.containers[0]!
     expect(jobContainer.image).toBe(DEFAULT_IMAGES.consul)
-    expect(jobContainer.env).toContainEqual({ name: 'CONSUL_HTTP_TOKEN', valueFrom: { secretKeyRef: { name: 'consul-bootstrap-acl-token', key: 'token' } } })
+    expect(jobContainer.env).toContainEqual({
+      name: 'CONSUL_HTTP_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'consul-bootstrap-acl-token', key: 'token' } },
+    })
     expect(jobContainer.env).toContainEqual({ name: 'CONSUL_HTTP_ADDR', value: `https://consul-server.${SYSTEM}.svc:8501` })
-    const files = (objectsOfKind(run, 'ConfigMap').find((map) => map.metadata.labels?.['app.kubernetes.io/name'] === 'consul-acl-setup') as Manifest & { data: Record<string, string> }).data
+    const files = (
+      objectsOfKind(run, 'ConfigMap').find((map) => map.metadata.labels?.['app.kubernetes.io/name'] === 'consul-acl-setup') as Manifest & {
+        data: Record<string, string>
+      }
+    ).data
     const tokens = secretData('consul-app-tokens', SYSTEM)
     for (const service of SERVICES) {
       expect(files[`${service}.hcl`]).toContain(`service "${service}" {\n  policy = "write"\n}`)
-      expect(files['acl-setup.sh']).toMatch(new RegExp(`apply ${service} [0-9a-f-]{36} "\\$TOKEN_${service.toUpperCase().replace('-', '_')}"`))
+      expect(files['acl-setup.sh']).toMatch(
+        new RegExp(`apply ${service} [0-9a-f-]{36} "\\$TOKEN_${service.toUpperCase().replace('-', '_')}"`),
+      )
       expect(secretData(`consul-token-${service}`, APPS).token).toBe(tokens[service])
     }
     expect(new Set(Object.values(tokens)).size).toBe(SERVICES.length)
@@ -290,28 +354,47 @@ describe('prod stack: chart releases', () => {
 
   it('runs Traefik on its CRD provider for the app and system namespaces, with the dashboard only behind basic authentication', () => {
     const values = valuesOf<Record<string, Record<string, unknown>>>('traefik')
-    expect(values.providers).toEqual({ kubernetesCRD: { enabled: true, allowCrossNamespace: false, namespaces: [APPS, SYSTEM] }, kubernetesIngress: { enabled: false } })
+    expect(values.providers).toEqual({
+      kubernetesCRD: { enabled: true, allowCrossNamespace: false, namespaces: [APPS, SYSTEM] },
+      kubernetesIngress: { enabled: false },
+    })
     expect(values.ingressRoute).toEqual({ dashboard: { enabled: false } })
     const route = objectNamed(run, 'IngressRoute', 'traefik-dashboard', SYSTEM)
-    const spec = specOf<{ entryPoints: string[]; routes: { match: string; services: { name: string }[]; middlewares: { name: string }[] }[]; tls: unknown }>(route)
+    const spec = specOf<{
+      entryPoints: string[]
+      routes: { match: string; services: { name: string }[]; middlewares: { name: string }[] }[]
+      tls: unknown
+    }>(route)
     expect(spec.entryPoints).toEqual(['websecure'])
     expect(spec.routes).toHaveLength(1)
     expect(spec.routes[0]!.services).toEqual([{ name: 'api@internal', kind: 'TraefikService' }])
     expect(spec.routes[0]!.middlewares).toEqual([{ name: 'dashboard-auth' }])
     expect(spec.tls).toEqual({})
     const middleware = specOf<{ basicAuth: { secret: string } }>(objectNamed(run, 'Middleware', 'dashboard-auth', SYSTEM))
-    const secret = objectNamed(run, 'Secret', middleware.basicAuth.secret, SYSTEM) as Manifest & { type: string; stringData: Record<string, string> }
+    const secret = objectNamed(run, 'Secret', middleware.basicAuth.secret, SYSTEM) as Manifest & {
+      type: string
+      stringData: Record<string, string>
+    }
     expect(secret.type).toBe('kubernetes.io/basic-auth')
     expect(secret.stringData).toEqual({ username: 'admin', password: 'edge-dashboard-password' })
   })
 
   it('runs kube-prometheus-stack with Grafana admin from a Secret, selecting every ServiceMonitor and rule', () => {
-    const values = valuesOf<{ prometheus: { prometheusSpec: Record<string, unknown> }; grafana: Record<string, Record<string, unknown>> }>('kube-prometheus-stack')
-    expect(values.prometheus.prometheusSpec).toMatchObject({ serviceMonitorSelectorNilUsesHelmValues: false, ruleSelectorNilUsesHelmValues: false, externalLabels: { stack: 'prod' } })
+    const values = valuesOf<{ prometheus: { prometheusSpec: Record<string, unknown> }; grafana: Record<string, Record<string, unknown>> }>(
+      'kube-prometheus-stack',
+    )
+    expect(values.prometheus.prometheusSpec).toMatchObject({
+      serviceMonitorSelectorNilUsesHelmValues: false,
+      ruleSelectorNilUsesHelmValues: false,
+      externalLabels: { stack: 'prod' },
+    })
     // The same Grafana as dev, not the subchart's appVersion.
     expect(values.grafana.image).toEqual({ tag: DEFAULT_IMAGES.grafana.split(':')[1] })
     expect(values.grafana.admin).toEqual({ existingSecret: 'grafana-admin', userKey: 'admin-user', passwordKey: 'admin-password' })
-    expect(secretData('grafana-admin', OBSERVABILITY)).toEqual({ 'admin-user': 'admin', 'admin-password': 'monitoring-grafana-admin-password' })
+    expect(secretData('grafana-admin', OBSERVABILITY)).toEqual({
+      'admin-user': 'admin',
+      'admin-password': 'monitoring-grafana-admin-password',
+    })
     expect(values.grafana.sidecar).toMatchObject({
       dashboards: { enabled: true, label: 'grafana_dashboard', labelValue: '1', searchNamespace: OBSERVABILITY },
       datasources: { enabled: true, label: 'grafana_datasource', labelValue: '1', defaultDatasourceEnabled: false },
@@ -322,17 +405,28 @@ describe('prod stack: chart releases', () => {
   it("loads dev's dashboards and data sources into Grafana through labelled ConfigMaps and a labelled Secret", () => {
     const files = grafanaProvisioningFiles({
       prometheusUrl: `http://kps-prometheus.${OBSERVABILITY}.svc:9090`,
-      elasticsearch: { url: `https://elasticsearch-es-http.${OBSERVABILITY}.svc:9200`, user: 'logs_reader', passwordEnvVar: 'LOGS_READER_PASSWORD', caCertFile: '/etc/grafana/es-ca/ca.crt' },
+      elasticsearch: {
+        url: `https://elasticsearch-es-http.${OBSERVABILITY}.svc:9200`,
+        user: 'logs_reader',
+        passwordEnvVar: 'LOGS_READER_PASSWORD',
+        caCertFile: '/etc/grafana/es-ca/ca.crt',
+      },
       jaegerUrl: `http://jaeger.${OBSERVABILITY}.svc:16686`,
     })
     for (const dashboard of dashboards()) {
-      const map = objectNamed(run, 'ConfigMap', `grafana-dashboard-${dashboard.uid}`, OBSERVABILITY) as Manifest & { data: Record<string, string> }
+      const map = objectNamed(run, 'ConfigMap', `grafana-dashboard-${dashboard.uid}`, OBSERVABILITY) as Manifest & {
+        data: Record<string, string>
+      }
       expect(map.metadata.labels).toEqual({ grafana_dashboard: '1' })
       expect(map.data[`${dashboard.uid}.json`]).toBe(files.find((file) => file.path === `dashboards/${dashboard.uid}.json`)!.content)
     }
-    const datasources = objectNamed(run, 'Secret', 'grafana-datasources-platform', OBSERVABILITY) as Manifest & { stringData: Record<string, string> }
+    const datasources = objectNamed(run, 'Secret', 'grafana-datasources-platform', OBSERVABILITY) as Manifest & {
+      stringData: Record<string, string>
+    }
     expect(datasources.metadata.labels).toEqual({ grafana_datasource: '1' })
-    expect(datasources.stringData['platform.yaml']).toBe(files.find((file) => file.path === 'provisioning/datasources/platform.yaml')!.content)
+    expect(datasources.stringData['platform.yaml']).toBe(
+      files.find((file) => file.path === 'provisioning/datasources/platform.yaml')!.content,
+    )
     expect(datasources.stringData['platform.yaml']).toContain('${LOGS_READER_PASSWORD}')
   })
 
@@ -344,7 +438,9 @@ describe('prod stack: chart releases', () => {
       expect(object!.metadata.namespace).toBe(OBSERVABILITY)
     }
     expect(valuesOf<Record<string, unknown>>('eck-operator')).toMatchObject({ installCRDs: true, managedNamespaces: [OBSERVABILITY] })
-    const logstash = specOf<{ pipelines: { 'pipeline.id': string; 'config.string': string }[]; services: { name: string }[] }>(objectsOfKind(run, 'Logstash')[0]!)
+    const logstash = specOf<{ pipelines: { 'pipeline.id': string; 'config.string': string }[]; services: { name: string }[] }>(
+      objectsOfKind(run, 'Logstash')[0]!,
+    )
     expect(logstash.pipelines).toEqual([
       {
         'pipeline.id': 'main',
@@ -369,14 +465,24 @@ describe('prod stack: chart releases', () => {
   })
 
   it('runs Jaeger v2 from its chart, and every service exports OTLP to it', () => {
-    expect(valuesOf<Record<string, unknown>>('jaeger')).toMatchObject({ fullnameOverride: 'jaeger', jaeger: { enabled: true, replicas: 1 } })
-    for (const service of SERVICES) expect(envEntry(service, 'OTEL_EXPORTER_OTLP_ENDPOINT')).toEqual({ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: `http://jaeger.${OBSERVABILITY}.svc:4318` })
+    expect(valuesOf<Record<string, unknown>>('jaeger')).toMatchObject({
+      fullnameOverride: 'jaeger',
+      jaeger: { enabled: true, replicas: 1 },
+    })
+    for (const service of SERVICES)
+      expect(envEntry(service, 'OTEL_EXPORTER_OTLP_ENDPOINT')).toEqual({
+        name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+        value: `http://jaeger.${OBSERVABILITY}.svc:4318`,
+      })
   })
 
   it("runs PostgreSQL as a CloudNativePG Cluster at dev's version, with a role and a database per data service", () => {
-    const cluster = specOf<{ instances: number; imageName: string; enableSuperuserAccess: boolean; managed: { roles: { name: string; passwordSecret: { name: string } }[] } }>(
-      objectNamed(run, 'Cluster', 'platform-db', APPS),
-    )
+    const cluster = specOf<{
+      instances: number
+      imageName: string
+      enableSuperuserAccess: boolean
+      managed: { roles: { name: string; passwordSecret: { name: string } }[] }
+    }>(objectNamed(run, 'Cluster', 'platform-db', APPS))
     expect(cluster.instances).toBe(2)
     // The maintained image type on dev's Debian release, not the deprecated bullseye `17.10` tag.
     expect(DEFAULT_IMAGES.postgres).toBe('postgres:17.10-bookworm')
@@ -386,7 +492,9 @@ describe('prod stack: chart releases', () => {
       ['user_service', 'user-service-db'],
       ['order_service', 'order-service-db'],
     ])
-    const databases = objectsOfKind(run, 'Database').map((database) => specOf<{ name: string; owner: string; cluster: { name: string } }>(database))
+    const databases = objectsOfKind(run, 'Database').map((database) =>
+      specOf<{ name: string; owner: string; cluster: { name: string } }>(database),
+    )
     expect(databases).toEqual([
       { name: 'users', owner: 'user_service', cluster: { name: 'platform-db' }, ensure: 'present' },
       { name: 'orders', owner: 'order_service', cluster: { name: 'platform-db' }, ensure: 'present' },
@@ -394,7 +502,9 @@ describe('prod stack: chart releases', () => {
     const users = secretData('user-service-db', APPS)
     expect(users).toMatchObject({ username: 'user_service', dbname: 'users', host: `platform-db-rw.${APPS}.svc`, port: '5432' })
     expect(users.uri).toBe(`postgresql://user_service:${users.password}@platform-db-rw.${APPS}.svc:5432/users`)
-    expect(secretData('order-service-db', APPS).uri).toMatch(new RegExp(`^postgresql://order_service:[^@]+@platform-db-rw\\.${APPS}\\.svc:5432/orders$`))
+    expect(secretData('order-service-db', APPS).uri).toMatch(
+      new RegExp(`^postgresql://order_service:[^@]+@platform-db-rw\\.${APPS}\\.svc:5432/orders$`),
+    )
   })
 })
 
@@ -410,7 +520,12 @@ describe('prod stack: app services', () => {
   it("probes startup, readiness and liveness over HTTP as the model says, and sets the model's requests and limits", () => {
     for (const service of SERVICES) {
       const { probes, resources } = modelOf(service)
-      const expected = (probe: typeof probes.startup) => ({ httpGet: { path: probe.path, port: 'http' }, periodSeconds: probe.periodSeconds, timeoutSeconds: probe.timeoutSeconds, failureThreshold: probe.failureThreshold })
+      const expected = (probe: typeof probes.startup) => ({
+        httpGet: { path: probe.path, port: 'http' },
+        periodSeconds: probe.periodSeconds,
+        timeoutSeconds: probe.timeoutSeconds,
+        failureThreshold: probe.failureThreshold,
+      })
       expect(container(service).startupProbe).toEqual(expected(probes.startup))
       expect(container(service).readinessProbe).toEqual(expected(probes.readiness))
       expect(container(service).livenessProbe).toEqual(expected(probes.liveness))
@@ -420,7 +535,13 @@ describe('prod stack: app services', () => {
 
   it('runs restricted: non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp, a read-only root with /tmp writable', () => {
     for (const service of SERVICES) {
-      expect(podSpec(service).securityContext).toEqual({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } })
+      expect(podSpec(service).securityContext).toEqual({
+        runAsNonRoot: true,
+        runAsUser: 10001,
+        runAsGroup: 10001,
+        fsGroup: 10001,
+        seccompProfile: { type: 'RuntimeDefault' },
+      })
       expect(container(service).securityContext).toEqual({
         allowPrivilegeEscalation: false,
         readOnlyRootFilesystem: true,
@@ -440,7 +561,9 @@ describe('prod stack: app services', () => {
       expect(container(service).lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } })
       expect(podSpec(service).terminationGracePeriodSeconds).toBe(35)
       // SIGTERM comes after the pause; the service's own deadline must end before SIGKILL.
-      expect((podSpec(service).terminationGracePeriodSeconds - 5) * 1000).toBeGreaterThan(Number(envEntry(service, 'SHUTDOWN_TIMEOUT_MS')!.value))
+      expect((podSpec(service).terminationGracePeriodSeconds - 5) * 1000).toBeGreaterThan(
+        Number(envEntry(service, 'SHUTDOWN_TIMEOUT_MS')!.value),
+      )
       expect(envEntry(service, 'DRAIN_DELAY_MS')!.value).toBe('5000')
     }
   })
@@ -448,7 +571,13 @@ describe('prod stack: app services', () => {
   it('spreads each service across nodes', () => {
     for (const service of SERVICES) {
       expect(podSpec(service).topologySpreadConstraints).toEqual([
-        { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: deployment(service).spec.selector.matchLabels }, matchLabelKeys: ['pod-template-hash'] },
+        {
+          maxSkew: 1,
+          topologyKey: 'kubernetes.io/hostname',
+          whenUnsatisfiable: 'DoNotSchedule',
+          labelSelector: { matchLabels: deployment(service).spec.selector.matchLabels },
+          matchLabelKeys: ['pod-template-hash'],
+        },
       ])
     }
   })
@@ -459,8 +588,14 @@ describe('prod stack: app services', () => {
       expect(names.indexOf('HOST_IP')).toBeLessThan(names.indexOf('CONSUL_HTTP_ADDR'))
       expect(envEntry(service, 'HOST_IP')).toEqual({ name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } })
       expect(envEntry(service, 'CONSUL_HTTP_ADDR')).toEqual({ name: 'CONSUL_HTTP_ADDR', value: 'https://$(HOST_IP):8501' })
-      expect(envEntry(service, 'CONSUL_HTTP_TOKEN')).toEqual({ name: 'CONSUL_HTTP_TOKEN', valueFrom: { secretKeyRef: { name: `consul-token-${service}`, key: 'token' } } })
-      expect(envEntry(service, 'SERVICE_ADDRESS')).toEqual({ name: 'SERVICE_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } })
+      expect(envEntry(service, 'CONSUL_HTTP_TOKEN')).toEqual({
+        name: 'CONSUL_HTTP_TOKEN',
+        valueFrom: { secretKeyRef: { name: `consul-token-${service}`, key: 'token' } },
+      })
+      expect(envEntry(service, 'SERVICE_ADDRESS')).toEqual({
+        name: 'SERVICE_ADDRESS',
+        valueFrom: { fieldRef: { fieldPath: 'status.podIP' } },
+      })
       const ca = envEntry(service, 'NODE_EXTRA_CA_CERTS')!.value!
       const mount = container(service).volumeMounts.find((candidate) => ca.startsWith(`${candidate.mountPath}/`))!
       expect(podSpec(service).volumes.find((volume) => volume.name === mount.name)!.secret).toMatchObject({ secretName: 'consul-ca-cert' })
@@ -469,8 +604,14 @@ describe('prod stack: app services', () => {
   })
 
   it('gives each data service only its own DATABASE_URL, from its Secret, and the gateway none', () => {
-    expect(envEntry('user-service', 'DATABASE_URL')).toEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'user-service-db', key: 'uri' } } })
-    expect(envEntry('order-service', 'DATABASE_URL')).toEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'order-service-db', key: 'uri' } } })
+    expect(envEntry('user-service', 'DATABASE_URL')).toEqual({
+      name: 'DATABASE_URL',
+      valueFrom: { secretKeyRef: { name: 'user-service-db', key: 'uri' } },
+    })
+    expect(envEntry('order-service', 'DATABASE_URL')).toEqual({
+      name: 'DATABASE_URL',
+      valueFrom: { secretKeyRef: { name: 'order-service-db', key: 'uri' } },
+    })
     expect(envEntry('gateway', 'DATABASE_URL')).toBeUndefined()
     expect(envEntry('gateway', 'TRUST_PROXY')).toEqual({ name: 'TRUST_PROXY', value: 'true' })
     // No credential is written into a pod spec in the clear.
@@ -486,7 +627,9 @@ describe('prod stack: app services', () => {
       for (const entry of container(service).env) {
         const fieldPath = entry.valueFrom?.fieldRef?.fieldPath
         const ref = entry.valueFrom?.secretKeyRef
-        const raw = entry.value ?? (fieldPath === 'status.hostIP' ? '10.0.0.1' : fieldPath === 'status.podIP' ? '10.1.2.3' : secretData(ref!.name, APPS)[ref!.key]!)
+        const raw =
+          entry.value ??
+          (fieldPath === 'status.hostIP' ? '10.0.0.1' : fieldPath === 'status.podIP' ? '10.1.2.3' : secretData(ref!.name, APPS)[ref!.key]!)
         // Kubernetes expands $(NAME) of variables defined before.
         env[entry.name] = raw.replace(/\$\(([A-Z_]+)\)/g, (_, name: string) => env[name] ?? '')
       }
@@ -499,7 +642,11 @@ describe('prod stack: app services', () => {
     for (const service of SERVICES) {
       const labels = deployment(service).spec.selector.matchLabels
       const svc = objectNamed(run, 'Service', service, APPS)
-      expect(svc.spec).toEqual({ type: 'ClusterIP', selector: labels, ports: [{ name: 'http', port: SERVICE_PORTS[service], targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }] })
+      expect(svc.spec).toEqual({
+        type: 'ClusterIP',
+        selector: labels,
+        ports: [{ name: 'http', port: SERVICE_PORTS[service], targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
+      })
       expect(svc.metadata.annotations).toEqual({ 'consul.hashicorp.com/service-sync': 'false' })
       const replicas = fileServices[service].replicas
       expect(objectNamed(run, 'HorizontalPodAutoscaler', service, APPS).spec).toEqual({
@@ -525,7 +672,13 @@ describe('prod stack: app services', () => {
     expect(routes.map((route) => route.metadata.name)).toEqual(['gateway'])
     expect(routes[0]!.spec).toEqual({
       entryPoints: ['websecure'],
-      routes: [{ kind: 'Rule', match: `Host(\`api.${fileKubernetes.domain}\`) && (PathPrefix(\`/\`) && !PathPrefix(\`/metrics\`) && !PathPrefix(\`/health\`))`, services: [{ name: 'gateway', port: 3000 }] }],
+      routes: [
+        {
+          kind: 'Rule',
+          match: `Host(\`api.${fileKubernetes.domain}\`) && (PathPrefix(\`/\`) && !PathPrefix(\`/metrics\`) && !PathPrefix(\`/health\`))`,
+          services: [{ name: 'gateway', port: 3000 }],
+        },
+      ],
       tls: {},
     })
   })
@@ -533,23 +686,51 @@ describe('prod stack: app services', () => {
 
 describe('prod stack: network policies of the app namespace', () => {
   type Rule = { from?: Peer[]; to?: Peer[]; ports: { port: number; protocol: string }[] }
-  type Peer = { podSelector?: { matchLabels: Record<string, string> }; namespaceSelector?: { matchLabels: Record<string, string> }; ipBlock?: { cidr: string } }
-  const policy = (name: string) => specOf<{ podSelector: { matchLabels?: Record<string, string> }; policyTypes: string[]; ingress?: Rule[]; egress?: Rule[] }>(objectNamed(run, 'NetworkPolicy', name, APPS))
-  const appPeer = (service: string): Peer => ({ podSelector: { matchLabels: { 'app.kubernetes.io/name': service, 'app.kubernetes.io/part-of': 'microservice-platform' } } })
-  const inNamespace = (namespace: string, labels: Record<string, string>): Peer => ({ podSelector: { matchLabels: labels }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } })
+  type Peer = {
+    podSelector?: { matchLabels: Record<string, string> }
+    namespaceSelector?: { matchLabels: Record<string, string> }
+    ipBlock?: { cidr: string }
+  }
+  const policy = (name: string) =>
+    specOf<{ podSelector: { matchLabels?: Record<string, string> }; policyTypes: string[]; ingress?: Rule[]; egress?: Rule[] }>(
+      objectNamed(run, 'NetworkPolicy', name, APPS),
+    )
+  const appPeer = (service: string): Peer => ({
+    podSelector: { matchLabels: { 'app.kubernetes.io/name': service, 'app.kubernetes.io/part-of': 'microservice-platform' } },
+  })
+  const inNamespace = (namespace: string, labels: Record<string, string>): Peer => ({
+    podSelector: { matchLabels: labels },
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+  })
   const tcp = (port: number) => [{ port, protocol: 'TCP' }]
 
   it('denies all ingress and egress by default, then allows DNS', () => {
     expect(policy('default-deny')).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] })
-    expect(policy('allow-dns').egress).toEqual([{ to: [inNamespace('kube-system', { 'k8s-app': 'kube-dns' })], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] }])
-    expect(objectsOfKind(run, 'NetworkPolicy').map((manifest) => manifest.metadata.name).sort()).toEqual(['allow-dns', 'database', 'default-deny', 'gateway', 'order-service', 'user-service'])
+    expect(policy('allow-dns').egress).toEqual([
+      {
+        to: [inNamespace('kube-system', { 'k8s-app': 'kube-dns' })],
+        ports: [
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ],
+      },
+    ])
+    expect(
+      objectsOfKind(run, 'NetworkPolicy')
+        .map((manifest) => manifest.metadata.name)
+        .sort(),
+    ).toEqual(['allow-dns', 'database', 'default-deny', 'gateway', 'order-service', 'user-service'])
   })
 
   it('lets in, per service, exactly its callers, Prometheus and the Consul agents, on its port', () => {
     const prometheus = inNamespace(OBSERVABILITY, { 'app.kubernetes.io/name': 'prometheus' })
     const agents = inNamespace(SYSTEM, { app: 'consul', component: 'client' })
     const traefik = inNamespace(SYSTEM, { 'app.kubernetes.io/name': 'traefik' })
-    const callers = { gateway: [traefik], 'user-service': [appPeer('order-service'), appPeer('gateway')], 'order-service': [appPeer('gateway')] }
+    const callers = {
+      gateway: [traefik],
+      'user-service': [appPeer('order-service'), appPeer('gateway')],
+      'order-service': [appPeer('gateway')],
+    }
     for (const service of SERVICES) {
       const ingress = policy(service).ingress!
       for (const rule of ingress) expect(rule.ports, service).toEqual(tcp(SERVICE_PORTS[service]))
@@ -595,7 +776,9 @@ describe('prod stack: dependency order', () => {
   }
 
   it('creates every custom resource after the release of the operator that brings its CRD', () => {
-    const custom = kubernetesObjects(run).filter((manifest) => manifest.apiVersion.includes('.') && !manifest.apiVersion.includes('k8s.io/'))
+    const custom = kubernetesObjects(run).filter(
+      (manifest) => manifest.apiVersion.includes('.') && !manifest.apiVersion.includes('k8s.io/'),
+    )
     const groups = new Set(custom.map((manifest) => manifest.apiVersion.split('/')[0]!))
     expect([...groups].sort()).toEqual(Object.keys(OPERATOR_OF).sort())
     for (const manifest of custom) {
@@ -606,30 +789,42 @@ describe('prod stack: dependency order', () => {
 
   it('installs the releases after the namespaces, Consul after its secrets, Traefik after the Prometheus CRDs', () => {
     const namespaceUrn = (name: string) => urnOf(resourceOf(run, objectNamed(run, 'Namespace', name)))
-    for (const chartRelease of releases(run)) expect(chartRelease.dependencies, String(chartRelease.inputs.chart)).toContain(namespaceUrn(String(chartRelease.inputs.namespace)))
+    for (const chartRelease of releases(run))
+      expect(chartRelease.dependencies, String(chartRelease.inputs.chart)).toContain(namespaceUrn(String(chartRelease.inputs.namespace)))
     // Every namespaced object waits for its namespace (its metadata.namespace is the Namespace's output).
     for (const manifest of kubernetesObjects(run).filter((object) => object.metadata.namespace !== undefined)) {
       expect(dependenciesOf(manifest), `${manifest.kind} ${manifest.metadata.name}`).toContain(namespaceUrn(manifest.metadata.namespace!))
     }
     const consul = releaseNamed(run, 'consul').dependencies
-    for (const secret of ['consul-ca-cert', 'consul-ca-key', 'consul-bootstrap-acl-token']) expect(consul).toContain(urnOf(resourceOf(run, objectNamed(run, 'Secret', secret, SYSTEM))))
+    for (const secret of ['consul-ca-cert', 'consul-ca-key', 'consul-bootstrap-acl-token'])
+      expect(consul).toContain(urnOf(resourceOf(run, objectNamed(run, 'Secret', secret, SYSTEM))))
     expect(releaseNamed(run, 'traefik').dependencies).toContain(release('kube-prometheus-stack'))
     expect(dependenciesOf(objectsOfKind(run, 'Job')[0]!)).toContain(release('consul'))
   })
 
-  it("creates the app services after what the model says they depend on, and after the Secrets they read", () => {
+  it('creates the app services after what the model says they depend on, and after the Secrets they read', () => {
     const urn = (kind: string, name: string, namespace?: string) => urnOf(resourceOf(run, objectNamed(run, kind, name, namespace)))
     const job = urnOf(resourceOf(run, objectsOfKind(run, 'Job')[0]!))
     for (const service of SERVICES) {
       const dependencies = dependenciesOf(deployment(service))
-      expect(dependencies, service).toEqual(expect.arrayContaining([release('consul'), job, release('jaeger'), urn('Logstash', 'logstash'), urn('Beat', 'filebeat')]))
+      expect(dependencies, service).toEqual(
+        expect.arrayContaining([release('consul'), job, release('jaeger'), urn('Logstash', 'logstash'), urn('Beat', 'filebeat')]),
+      )
       expect(dependencies, service).toContain(urn('Secret', `consul-token-${service}`, APPS))
       if (modelOf(service).database !== undefined) {
-        expect(dependencies, service).toEqual(expect.arrayContaining([urn('Cluster', 'platform-db'), urn('Secret', `${service}-db`, APPS), ...objectsOfKind(run, 'Database').map((database) => urnOf(resourceOf(run, database)))]))
+        expect(dependencies, service).toEqual(
+          expect.arrayContaining([
+            urn('Cluster', 'platform-db'),
+            urn('Secret', `${service}-db`, APPS),
+            ...objectsOfKind(run, 'Database').map((database) => urnOf(resourceOf(run, database))),
+          ]),
+        )
       }
     }
     expect(dependenciesOf(deployment('order-service'))).toContain(urn('Deployment', 'user-service', APPS))
-    expect(dependenciesOf(deployment('gateway'))).toEqual(expect.arrayContaining([urn('Deployment', 'user-service', APPS), urn('Deployment', 'order-service', APPS)]))
+    expect(dependenciesOf(deployment('gateway'))).toEqual(
+      expect.arrayContaining([urn('Deployment', 'user-service', APPS), urn('Deployment', 'order-service', APPS)]),
+    )
     // Each Database after the Cluster it lives in.
     for (const database of objectsOfKind(run, 'Database')) expect(dependenciesOf(database)).toContain(urn('Cluster', 'platform-db'))
   })
@@ -674,7 +869,8 @@ describe('prod stack: outputs', () => {
     for (const resource of secrets) {
       const data = resource.inputs.stringData as Record<string, unknown>
       for (const [key, value] of Object.entries(data)) {
-        if (/password|token|tls\.key|uri|dockerconfigjson/.test(key)) expect(isSecretValue(value) || isSecretValue(resource.inputs.stringData), `${resource.name}.${key}`).toBe(true)
+        if (/password|token|tls\.key|uri|dockerconfigjson/.test(key))
+          expect(isSecretValue(value) || isSecretValue(resource.inputs.stringData), `${resource.name}.${key}`).toBe(true)
       }
     }
     expect(byType(run.resources, RELEASE).length).toBe(6)
@@ -688,6 +884,8 @@ function byJson(a: unknown, b: unknown): number {
 
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_, child: unknown) =>
-    typeof child === 'object' && child !== null && !Array.isArray(child) ? Object.fromEntries(Object.entries(child).sort(([a], [b]) => a.localeCompare(b))) : child,
+    typeof child === 'object' && child !== null && !Array.isArray(child)
+      ? Object.fromEntries(Object.entries(child).sort(([a], [b]) => a.localeCompare(b)))
+      : child,
   )
 }

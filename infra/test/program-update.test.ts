@@ -7,7 +7,15 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { DEFAULT_IMAGES } from '../config.ts'
 import { appServices } from '../model.ts'
-import { byType, plain, runProgram, stackConfigFile, transitiveDependencies, type CapturedResource, type ProgramRun } from './support/program.ts'
+import {
+  byType,
+  plain,
+  runProgram,
+  stackConfigFile,
+  transitiveDependencies,
+  type CapturedResource,
+  type ProgramRun,
+} from './support/program.ts'
 
 const CONTAINER = 'docker:index/container:Container'
 /** Resource types of the dev stack that a changed input replaces rather than updates. */
@@ -23,20 +31,31 @@ beforeAll(async () => {
   vi.resetModules()
   const input = devConfig()
   const images = Object.fromEntries(Object.entries(DEFAULT_IMAGES).map(([key, image]) => [key, `${image}@${DIGEST}`]))
-  second = await runProgram('dev', { ...input, config: { ...input.config, 'microservice-platform:images': JSON.stringify(images) } }, '../../index.ts', {
-    // Every service image rebuilt: a new content tag.
-    state: (type, _name, inputs) => (type === 'docker:index/image:Image' ? { ...inputs, imageName: String(inputs.imageName).replace(/:[0-9a-f]{16}$/, `:${'f'.repeat(16)}`) } : undefined),
-  })
+  second = await runProgram(
+    'dev',
+    { ...input, config: { ...input.config, 'microservice-platform:images': JSON.stringify(images) } },
+    '../../index.ts',
+    {
+      // Every service image rebuilt: a new content tag.
+      state: (type, _name, inputs) =>
+        type === 'docker:index/image:Image'
+          ? { ...inputs, imageName: String(inputs.imageName).replace(/:[0-9a-f]{16}$/, `:${'f'.repeat(16)}`) }
+          : undefined,
+    },
+  )
 })
 
 const deepPlain = (value: unknown): unknown => {
   const unwrapped = plain(value)
   if (Array.isArray(unwrapped)) return unwrapped.map(deepPlain)
-  if (typeof unwrapped === 'object' && unwrapped !== null) return Object.fromEntries(Object.entries(unwrapped).map(([key, child]) => [key, deepPlain(child)]))
+  if (typeof unwrapped === 'object' && unwrapped !== null)
+    return Object.fromEntries(Object.entries(unwrapped).map(([key, child]) => [key, deepPlain(child)]))
   return unwrapped
 }
 const hostPorts = (resource: CapturedResource) =>
-  ((deepPlain(resource.inputs.ports) as { external: number; protocol: string }[] | undefined) ?? []).map((port) => `${port.external}/${port.protocol}`)
+  ((deepPlain(resource.inputs.ports) as { external: number; protocol: string }[] | undefined) ?? []).map(
+    (port) => `${port.external}/${port.protocol}`,
+  )
 const nameOf = (resource: CapturedResource) => deepPlain(resource.inputs.name) as string | undefined
 
 /** Resources of the second render that replace one of the first: same URN, different inputs. */
@@ -51,15 +70,22 @@ function replacements(): { before: CapturedResource; after: CapturedResource }[]
 
 describe('dev stack: an update with new image digests', () => {
   it('replaces every container: the app replicas and every platform container', () => {
-    const replaced = replacements().filter(({ after }) => after.type === CONTAINER).map(({ after }) => after.name)
-    expect(replaced.sort()).toEqual(byType(first.resources, CONTAINER).map((resource) => resource.name).sort())
+    const replaced = replacements()
+      .filter(({ after }) => after.type === CONTAINER)
+      .map(({ after }) => after.name)
+    expect(replaced.sort()).toEqual(
+      byType(first.resources, CONTAINER)
+        .map((resource) => resource.name)
+        .sort(),
+    )
   })
 
   it('never creates a replacement with the name or a host port of the container it replaces', () => {
     const collisions = replacements().flatMap(({ before, after }) => {
       if (after.deleteBeforeReplace === true) return [] // the old one is gone first
       const problems: string[] = []
-      if (nameOf(after) !== undefined && nameOf(after) === nameOf(before)) problems.push(`${after.type} ${after.name}: name ${nameOf(after)} in use`)
+      if (nameOf(after) !== undefined && nameOf(after) === nameOf(before))
+        problems.push(`${after.type} ${after.name}: name ${nameOf(after)} in use`)
       for (const port of hostPorts(after)) if (hostPorts(before).includes(port)) problems.push(`${after.name}: host port ${port} in use`)
       return problems
     })
@@ -92,7 +118,9 @@ describe('dev stack: an update with new image digests', () => {
 
   it('creates the replicas of a service one after the other', () => {
     for (const service of ['user-service', 'order-service', 'gateway']) {
-      const [one, two] = [1, 2].map((n) => byType(second.resources, CONTAINER).find((resource) => resource.name === `apps-${service}-${n}`)!)
+      const [one, two] = [1, 2].map((n) =>
+        byType(second.resources, CONTAINER).find((resource) => resource.name === `apps-${service}-${n}`)!,
+      )
       expect(two!.dependencies).toContain(one!.urn)
     }
   })
@@ -100,14 +128,21 @@ describe('dev stack: an update with new image digests', () => {
 
 describe('dev stack: start order, from the dependency graph the engine receives', () => {
   const container = (name: string) => byType(first.resources, CONTAINER).find((resource) => resource.name === name)!
-  const aclToken = (client: string) => first.resources.find((resource) => resource.type === 'consul:index/aclToken:AclToken' && resource.name === `consul-${client}`)!
-  const waitsFor = (resource: CapturedResource, other: CapturedResource) => transitiveDependencies(first.resources, resource).has(other.urn!)
+  const aclToken = (client: string) =>
+    first.resources.find((resource) => resource.type === 'consul:index/aclToken:AclToken' && resource.name === `consul-${client}`)!
+  const waitsFor = (resource: CapturedResource, other: CapturedResource) =>
+    transitiveDependencies(first.resources, resource).has(other.urn!)
   const model = appServices({ replicas: { 'user-service': 2, 'order-service': 2, gateway: 2 }, logLevel: 'info' })
-  const replicas = (service: string) => byType(first.resources, CONTAINER).filter((resource) => resource.name.startsWith(`apps-${service}-`))
+  const replicas = (service: string) =>
+    byType(first.resources, CONTAINER).filter((resource) => resource.name.startsWith(`apps-${service}-`))
 
   it('starts the database before the services that own a database, and only those wait for it', () => {
     for (const service of model) {
-      for (const replica of replicas(service.name)) expect(waitsFor(replica, container('database')), replica.name).toBe(service.database !== undefined || service.dependsOn.some((dependency) => model.find((other) => other.name === dependency)?.database !== undefined))
+      for (const replica of replicas(service.name))
+        expect(waitsFor(replica, container('database')), replica.name).toBe(
+          service.database !== undefined ||
+            service.dependsOn.some((dependency) => model.find((other) => other.name === dependency)?.database !== undefined),
+        )
     }
   })
 
@@ -125,12 +160,14 @@ describe('dev stack: start order, from the dependency graph the engine receives'
 
   it('starts Logstash before every container that logs to it through gelf', () => {
     const gelf = byType(first.resources, CONTAINER).filter((resource) => resource.inputs.logDriver === 'gelf')
-    expect(gelf.map((resource) => resource.name).sort()).toEqual(model.flatMap((service) => replicas(service.name).map((replica) => replica.name)).sort())
+    expect(gelf.map((resource) => resource.name).sort()).toEqual(
+      model.flatMap((service) => replicas(service.name).map((replica) => replica.name)).sort(),
+    )
     for (const resource of gelf) expect(waitsFor(resource, container('logging-logstash')), resource.name).toBe(true)
   })
 
   it('starts Jaeger, healthy, before the services that export spans to it', () => {
-    for (const service of model) for (const replica of replicas(service.name)) expect(waitsFor(replica, container('tracing')), replica.name).toBe(true)
+    for (const service of model)
+      for (const replica of replicas(service.name)) expect(waitsFor(replica, container('tracing')), replica.name).toBe(true)
   })
 })
-

@@ -34,17 +34,31 @@ describe('plan', () => {
     const decided = plan(facts({ docker: { status: 'unreachable', address: 'unix:///var/run/docker.sock', reason: 'ENOENT' } }))
     expect(decided).toEqual({
       kind: 'fail',
-      message: 'Docker engine not reachable at unix:///var/run/docker.sock (ENOENT): install Docker Engine from https://docs.docker.com/engine/install/ or start it, and rerun',
+      message:
+        'Docker engine not reachable at unix:///var/run/docker.sock (ENOENT): install Docker Engine from https://docs.docker.com/engine/install/ or start it, and rerun',
     })
   })
 
   it('reports everything missing at once, a line each, for every command', () => {
     for (const command of ['up', 'preview', 'destroy'] as const) {
-      const decided = plan(facts({ command, nodeVersion: '20.20.2', pulumi: undefined, docker: { status: 'unreachable', address: 'x', reason: 'y' }, env: { PATH: '/usr/bin' } }))
+      const decided = plan(
+        facts({
+          command,
+          nodeVersion: '20.20.2',
+          pulumi: undefined,
+          docker: { status: 'unreachable', address: 'x', reason: 'y' },
+          env: { PATH: '/usr/bin' },
+        }),
+      )
       expect(decided.kind).toBe('fail')
       const lines = decided.kind === 'fail' ? decided.message.split('\n') : []
       expect(lines[0]).toBe('4 things to fix first:')
-      expect(lines.slice(1).map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual(['- Node', '- pulumi', '- Docker', '- PULUMI_CONFIG_PASSPHRASE'])
+      expect(lines.slice(1).map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual([
+        '- Node',
+        '- pulumi',
+        '- Docker',
+        '- PULUMI_CONFIG_PASSPHRASE',
+      ])
       expect(lines[2]).toBe(`- ${INSTALL_PULUMI}`)
     }
   })
@@ -111,7 +125,9 @@ describe('plan', () => {
 
   it('refuses a Node without type stripping, pointing at npm install', () => {
     const decided = plan(facts({ nodeVersion: '20.20.2' }))
-    expect(decided.kind === 'fail' && decided.message).toMatch(/^Node 20\.20\.2 cannot run the TypeScript program .* run npm install, which brings Node 24, and rerun$/)
+    expect(decided.kind === 'fail' && decided.message).toMatch(
+      /^Node 20\.20\.2 cannot run the TypeScript program .* run npm install, which brings Node 24, and rerun$/,
+    )
     expect(plan(facts({ nodeVersion: '22.18.0' })).kind).toBe('run')
   })
 })
@@ -127,7 +143,14 @@ describe('stackOf', () => {
 describe('describeOutputs', () => {
   it('prints URLs, maps one entry a line, and secrets as [secret] with the command that shows them', () => {
     expect(
-      describeOutputs({ gatewayUrl: 'http://127.0.0.1:8000', grafanaDashboardUrls: { 'Services overview': 'http://127.0.0.1:3030/d/x' }, credentials: '[secret]' }, 'dev'),
+      describeOutputs(
+        {
+          gatewayUrl: 'http://127.0.0.1:8000',
+          grafanaDashboardUrls: { 'Services overview': 'http://127.0.0.1:3030/d/x' },
+          credentials: '[secret]',
+        },
+        'dev',
+      ),
     ).toEqual([
       '  gatewayUrl: http://127.0.0.1:8000',
       '  grafanaDashboardUrls:',
@@ -156,7 +179,10 @@ describe('probeDocker', () => {
 
   it('reports a missing socket as unreachable with the error code', async () => {
     dir = mkdtempSync(join(tmpdir(), 'docker-probe-'))
-    expect(await probeDocker({ DOCKER_HOST: `unix://${join(dir, 'absent.sock')}` })).toMatchObject({ status: 'unreachable', reason: 'ENOENT' })
+    expect(await probeDocker({ DOCKER_HOST: `unix://${join(dir, 'absent.sock')}` })).toMatchObject({
+      status: 'unreachable',
+      reason: 'ENOENT',
+    })
   })
 
   it('leaves ssh:// engines unchecked', async () => {

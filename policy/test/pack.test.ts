@@ -31,15 +31,22 @@ interface Diagnostic {
 }
 type Callback<T> = (error: Error | null, response: T) => void
 interface AnalyzerClient {
-  getAnalyzerInfo(request: unknown, callback: Callback<{ getName(): string; getPoliciesList(): { getName(): string; getEnforcementlevel(): number }[] }>): void
+  getAnalyzerInfo(
+    request: unknown,
+    callback: Callback<{ getName(): string; getPoliciesList(): { getName(): string; getEnforcementlevel(): number }[] }>,
+  ): void
   analyze(request: unknown, callback: Callback<{ getDiagnosticsList(): Diagnostic[] }>): void
   analyzeStack(request: unknown, callback: Callback<{ getDiagnosticsList(): Diagnostic[] }>): void
   close(): void
 }
 
 const grpc = fromPulumi('@grpc/grpc-js') as { credentials: { createInsecure(): unknown } }
-const services = fromPulumi('./proto/analyzer_grpc_pb.js') as { AnalyzerClient: new (address: string, credentials: unknown) => AnalyzerClient }
-const messages = fromPulumi('./proto/analyzer_pb.js') as Record<string, new () => Message & Record<string, (value: unknown) => unknown>> & { EnforcementLevel: Record<string, number> }
+const services = fromPulumi('./proto/analyzer_grpc_pb.js') as {
+  AnalyzerClient: new (address: string, credentials: unknown) => AnalyzerClient
+}
+const messages = fromPulumi('./proto/analyzer_pb.js') as Record<string, new () => Message & Record<string, (value: unknown) => unknown>> & {
+  EnforcementLevel: Record<string, number>
+}
 const { Struct } = fromPulumi('google-protobuf/google/protobuf/struct_pb.js') as { Struct: Struct }
 const { Empty } = fromPulumi('google-protobuf/google/protobuf/empty_pb.js') as { Empty: new () => unknown }
 
@@ -50,11 +57,21 @@ const container = (securityContext: Record<string, unknown>) => ({
   resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
   readinessProbe: { httpGet: { path: '/health/ready', port: 3000 } },
   livenessProbe: { httpGet: { path: '/health/live', port: 3000 } },
-  securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' }, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, ...securityContext },
+  securityContext: {
+    runAsNonRoot: true,
+    seccompProfile: { type: 'RuntimeDefault' },
+    capabilities: { drop: ['ALL'] },
+    readOnlyRootFilesystem: true,
+    ...securityContext,
+  },
 })
 const deployment = (securityContext: Record<string, unknown>) => ({
   metadata: { name: 'gateway', namespace: 'platform' },
-  spec: { replicas: 2, selector: { matchLabels: LABELS }, template: { metadata: { labels: LABELS }, spec: { containers: [container(securityContext)] } } },
+  spec: {
+    replicas: 2,
+    selector: { matchLabels: LABELS },
+    template: { metadata: { labels: LABELS }, spec: { containers: [container(securityContext)] } },
+  },
 })
 const DEPLOYMENT = 'kubernetes:apps/v1:Deployment'
 const URN = `urn:pulumi:prod::microservice-platform::${DEPLOYMENT}::apps-gateway`
@@ -79,7 +96,10 @@ let stderr = ''
 
 beforeAll(async () => {
   // The engine address is the runner's first argument; this test is the engine, so any will do.
-  server = spawn(process.execPath, [runPolicyPack, '127.0.0.1:1', '.'], { cwd: POLICY_DIR, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` } })
+  server = spawn(process.execPath, [runPolicyPack, '127.0.0.1:1', '.'], {
+    cwd: POLICY_DIR,
+    env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+  })
   server.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const port = await new Promise<number>((resolve, reject) => {
     let stdout = ''
@@ -98,7 +118,7 @@ afterAll(() => {
   server?.kill()
 })
 
-describe('the policy pack under Pulumi\'s policy runner', () => {
+describe("the policy pack under Pulumi's policy runner", () => {
   it('starts, and lists every policy as mandatory', async () => {
     const info = await call(client.getAnalyzerInfo.bind(client), new Empty())
     expect(info.getName()).toBe('microservice-platform')
@@ -111,7 +131,9 @@ describe('the policy pack under Pulumi\'s policy runner', () => {
   it('answers Analyze for a Deployment allowed to escalate with a mandatory violation that says how to fix it', async () => {
     const response = await call(client.analyze.bind(client), resource('AnalyzeRequest', deployment({ allowPrivilegeEscalation: true })))
     const diagnostics = response.getDiagnosticsList()
-    expect(diagnostics.map((diagnostic) => [diagnostic.getPolicyname(), diagnostic.getEnforcementlevel()])).toEqual([['pod-security-restricted', messages.EnforcementLevel.MANDATORY]])
+    expect(diagnostics.map((diagnostic) => [diagnostic.getPolicyname(), diagnostic.getEnforcementlevel()])).toEqual([
+      ['pod-security-restricted', messages.EnforcementLevel.MANDATORY],
+    ])
     expect(diagnostics[0]!.getMessage()).toMatch(/allowPrivilegeEscalation: false\. Fix: set it to false/)
   })
 
@@ -124,7 +146,9 @@ describe('the policy pack under Pulumi\'s policy runner', () => {
     const request = new messages.AnalyzeStackRequest!()
     request.setResourcesList!([resource('AnalyzerResource', deployment({ allowPrivilegeEscalation: false }))])
     const diagnostics = (await call(client.analyzeStack.bind(client), request)).getDiagnosticsList()
-    expect(diagnostics.map((diagnostic) => [diagnostic.getPolicyname(), diagnostic.getUrn()])).toEqual([['replicas-and-disruption-budget', URN]])
+    expect(diagnostics.map((diagnostic) => [diagnostic.getPolicyname(), diagnostic.getUrn()])).toEqual([
+      ['replicas-and-disruption-budget', URN],
+    ])
     expect(diagnostics[0]!.getMessage()).toMatch(/no PodDisruptionBudget selects its pods/)
   })
 })

@@ -19,7 +19,13 @@ describe('the policy pack on the dev program', () => {
     expect(containers.length).toBeGreaterThanOrEqual(10)
     expect(containers.flatMap((container) => (container.props.ports as unknown[] | undefined) ?? []).length).toBeGreaterThanOrEqual(8)
     expect(resources.filter((resource) => resource.type === TYPES.dockerImage)).toHaveLength(3)
-    expect(containers.map((container) => String(container.props.image))).toEqual(expect.arrayContaining([expect.stringMatching(/^traefik:/), expect.stringMatching(/^grafana\/grafana:/), expect.stringMatching(/elasticsearch:/)]))
+    expect(containers.map((container) => String(container.props.image))).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^traefik:/),
+        expect.stringMatching(/^grafana\/grafana:/),
+        expect.stringMatching(/elasticsearch:/),
+      ]),
+    )
   })
 
   it.each(policies.map((policy) => [policy.name, policy] as const))('%s: no violation', async (_name, policy) => {
@@ -32,7 +38,11 @@ describe('the policy pack on the dev program', () => {
     const postgres = containers.find((resource) => String(resource.props.image).startsWith('postgres:'))!
     ;(postgres.props.ports as { ip?: string }[]).forEach((port) => delete port.ip)
     containers.find((resource) => String(resource.props.image).startsWith('grafana/'))!.props.image = 'grafana/grafana'
-    expect((await violationsOf(dockerPortsOnLoopback, planted)).map((violation) => violation.message)).toEqual([expect.stringMatching(/port 5432→5432 is published on every interface \(0\.0\.0\.0\)\. Fix: set ip: '127\.0\.0\.1'/)])
-    expect((await violationsOf(pinnedImages, planted)).map((violation) => violation.message)).toEqual([expect.stringMatching(/"grafana\/grafana" has no tag, so it means latest\. Fix:/)])
+    expect((await violationsOf(dockerPortsOnLoopback, planted)).map((violation) => violation.message)).toEqual([
+      expect.stringMatching(/port 5432→5432 is published on every interface \(0\.0\.0\.0\)\. Fix: set ip: '127\.0\.0\.1'/),
+    ])
+    expect((await violationsOf(pinnedImages, planted)).map((violation) => violation.message)).toEqual([
+      expect.stringMatching(/"grafana\/grafana" has no tag, so it means latest\. Fix:/),
+    ])
   })
 })

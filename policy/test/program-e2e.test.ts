@@ -16,15 +16,21 @@ interface Step {
   run?: string
   with?: Record<string, unknown>
 }
-const workflow = parse(readFileSync(new URL('../../.github/workflows/e2e.yml', import.meta.url), 'utf8')) as { jobs: { kind: { env: Record<string, string>; steps: Step[] } } }
+const workflow = parse(readFileSync(new URL('../../.github/workflows/e2e.yml', import.meta.url), 'utf8')) as {
+  jobs: { kind: { env: Record<string, string>; steps: Step[] } }
+}
 const job = workflow.jobs.kind
 
 /** The stack file the workflow writes with a heredoc, its shell variables expanded from the job's env. */
 function e2eStackConfig(): { config: Record<string, string>; secretKeys: string[] } {
   const script = job.steps.find((step) => step.run?.includes('<<YAML') === true)!.run!
-  const heredoc = /<<YAML\n([\s\S]*?)\nYAML/.exec(script)![1]!.replace(/\$(\w+)/g, (_, name: string) => job.env[name] ?? expect.unreachable(`$${name} is not in the job env`))
+  const heredoc = /<<YAML\n([\s\S]*?)\nYAML/
+    .exec(script)![1]!
+    .replace(/\$(\w+)/g, (_, name: string) => job.env[name] ?? expect.unreachable(`$${name} is not in the job env`))
   const file = parse(heredoc) as { config: Record<string, unknown> }
-  const config = Object.fromEntries(Object.entries(file.config).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]))
+  const config = Object.fromEntries(
+    Object.entries(file.config).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]),
+  )
   // The secret the `pulumi up` step passes through pulumi/actions' config-map.
   const up = job.steps.find((step) => step.with?.command === 'up')!
   const configMap = parse(String(up.with!['config-map'])) as Record<string, { value: string; secret: boolean }>
@@ -57,7 +63,9 @@ describe('the e2e stack the kind workflow brings up', () => {
     expect(ofType(TYPES.deployment).map((deployment) => (deployment.props.spec as { replicas: number }).replicas)).toEqual([2, 2, 2])
     // The smoke test points this host at Traefik's LoadBalancer address.
     expect(gatewayUrl).toBe(`https://api.${job.env.DOMAIN}`)
-    expect(ofType('kubernetes:postgresql.cnpg.io/v1:Cluster').map((cluster) => (cluster.props.spec as { instances: number }).instances)).toEqual([1])
+    expect(
+      ofType('kubernetes:postgresql.cnpg.io/v1:Cluster').map((cluster) => (cluster.props.spec as { instances: number }).instances),
+    ).toEqual([1])
   })
 
   it.each(policies.map((policy) => [policy.name, policy] as const))('%s: no violation', async (_name, policy) => {

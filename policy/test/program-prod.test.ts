@@ -21,7 +21,9 @@ describe('the policy pack on the prod program', () => {
     expect(ofType(TYPES.job).length).toBeGreaterThanOrEqual(1)
     expect(ofType(TYPES.podDisruptionBudget)).toHaveLength(3)
     expect(ofType(TYPES.elasticsearch)).toHaveLength(1)
-    expect(ofType(TYPES.helmRelease).map((release) => chartName(release.props))).toEqual(expect.arrayContaining(['traefik', 'kube-prometheus-stack']))
+    expect(ofType(TYPES.helmRelease).map((release) => chartName(release.props))).toEqual(
+      expect.arrayContaining(['traefik', 'kube-prometheus-stack']),
+    )
     expect(ofType(TYPES.dockerContainer)).toEqual([])
   })
 
@@ -38,11 +40,21 @@ describe('the policy pack on the prod program', () => {
     container.image = String(container.image).replace(/:[^:/]+$/, ':latest')
     container.env = [...(container.env as object[]), { name: 'UPSTREAM_API_TOKEN', value: 'a-literal-token-value' }]
     spec.replicas = 1
-    const withoutBudget = planted.filter((resource) => !(resource.type === TYPES.podDisruptionBudget && JSON.stringify(resource.props).includes('"gateway"')))
-    const messages = async (policy: (typeof policies)[number]) => (await violationsOf(policy, withoutBudget)).map((violation) => violation.message)
-    expect(await messages(podSecurityRestricted)).toEqual([expect.stringMatching(/^Deployment platform\/gateway: container "gateway" does not set securityContext\.allowPrivilegeEscalation: false\. Fix:/)])
+    const withoutBudget = planted.filter(
+      (resource) => !(resource.type === TYPES.podDisruptionBudget && JSON.stringify(resource.props).includes('"gateway"')),
+    )
+    const messages = async (policy: (typeof policies)[number]) =>
+      (await violationsOf(policy, withoutBudget)).map((violation) => violation.message)
+    expect(await messages(podSecurityRestricted)).toEqual([
+      expect.stringMatching(
+        /^Deployment platform\/gateway: container "gateway" does not set securityContext\.allowPrivilegeEscalation: false\. Fix:/,
+      ),
+    ])
     expect(await messages(pinnedImages)).toEqual([expect.stringMatching(/gateway:latest" uses the latest tag\. Fix:/)])
     expect(await messages(noSecretsInPlainEnv)).toEqual([expect.stringMatching(/env UPSTREAM_API_TOKEN looks like a secret/)])
-    expect(await messages(replicasAndDisruptionBudget)).toEqual([expect.stringMatching(/gateway: runs 1 replica/), expect.stringMatching(/gateway: no PodDisruptionBudget selects its pods/)])
+    expect(await messages(replicasAndDisruptionBudget)).toEqual([
+      expect.stringMatching(/gateway: runs 1 replica/),
+      expect.stringMatching(/gateway: no PodDisruptionBudget selects its pods/),
+    ])
   })
 })

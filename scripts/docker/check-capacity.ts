@@ -20,7 +20,15 @@ import { catalogEntry, serviceNames, upstreamUrlsVariable } from '../../catalog/
 import { appServices, type AppService } from '../../infra/model.ts'
 import setupRealServers from '../../test/support/real-servers.ts'
 import { createDatabase } from '../../test/support/real-servers-helpers.ts'
-import { containerLimits, GATEWAY_TARGET_RPS, limitArgs, parseInspect, parseOomKills, verdict, type ContainerState } from '../lib/capacity.ts'
+import {
+  containerLimits,
+  GATEWAY_TARGET_RPS,
+  limitArgs,
+  parseInspect,
+  parseOomKills,
+  verdict,
+  type ContainerState,
+} from '../lib/capacity.ts'
 import { freePort } from '../lib/ports.ts'
 
 const exec = promisify(execFile)
@@ -34,7 +42,12 @@ const seconds = Number(values.seconds)
 const connections = Number(values.connections)
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
-const model = new Map(appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' }).map((service) => [service.name, service]))
+const model = new Map(
+  appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' }).map((service) => [
+    service.name,
+    service,
+  ]),
+)
 const service = (name: string): AppService => model.get(name)!
 const runId = `platform-capacity-${process.pid}`
 const started: string[] = []
@@ -49,7 +62,9 @@ async function dockerOut(...args: string[]): Promise<string> {
 async function run(name: string, port: number, env: Record<string, string>): Promise<string> {
   const container = `${runId}-${name}`
   const limits = containerLimits(service(name))
-  const envArgs = Object.entries({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', DRAIN_DELAY_MS: '0', ...env }).flatMap(([key, value]) => ['--env', `${key}=${value}`])
+  const envArgs = Object.entries({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', DRAIN_DELAY_MS: '0', ...env }).flatMap(
+    ([key, value]) => ['--env', `${key}=${value}`],
+  )
   await dockerOut('run', '--detach', '--name', container, '--network', 'host', ...limitArgs(limits), ...envArgs, `platform/${name}:${tag}`)
   started.push(container)
   say(`${name}: ${container}, --cpus ${limits.cpus} --memory ${limits.memoryMiB}m, NODE_OPTIONS='${limits.nodeOptions}', 127.0.0.1:${port}`)
@@ -65,7 +80,8 @@ async function waitReady(name: string, url: string, container: string): Promise<
     } catch {
       // not listening yet
     }
-    if (performance.now() > deadline) throw new Error(`${name} was not ready within 120 s:\n${await dockerOut('logs', '--tail', '20', container).catch(String)}`)
+    if (performance.now() > deadline)
+      throw new Error(`${name} was not ready within 120 s:\n${await dockerOut('logs', '--tail', '20', container).catch(String)}`)
     await sleep(250)
   }
 }
@@ -108,7 +124,11 @@ async function readFirst(dir: string | undefined, files: readonly string[]): Pro
 }
 
 async function stateOf(name: string, container: string, cgroup: string | undefined): Promise<ContainerState> {
-  const inspected = parseInspect(container, await dockerOut('inspect', '--format', '{{json .State}}', container), await dockerOut('inspect', '--format', '{{.RestartCount}}', container))
+  const inspected = parseInspect(
+    container,
+    await dockerOut('inspect', '--format', '{{json .State}}', container),
+    await dockerOut('inspect', '--format', '{{.RestartCount}}', container),
+  )
   const peak = await readFirst(cgroup, ['memory.max_usage_in_bytes', 'memory.peak'])
   const oom = await readFirst(cgroup, ['memory.oom_control', 'memory.events'])
   return {
@@ -175,15 +195,22 @@ async function main(): Promise<number> {
   for (const state of states) {
     const limits = containerLimits(service(state.name))
     const peak = state.peakMiB === undefined ? 'unknown' : `${state.peakMiB.toFixed(0)} MiB`
-    say(`${state.name.padEnd(15)} ${`${limits.cpus} CPU, ${limits.memoryMiB} MiB`.padEnd(18)} ${peak.padStart(11)}   ${String(state.cgroupOomKills + (state.oomKilled ? 1 : 0)).padStart(9)}  ${String(state.restarts).padStart(8)}  ${state.running ? 'yes' : 'NO'}`)
+    say(
+      `${state.name.padEnd(15)} ${`${limits.cpus} CPU, ${limits.memoryMiB} MiB`.padEnd(18)} ${peak.padStart(11)}   ${String(state.cgroupOomKills + (state.oomKilled ? 1 : 0)).padStart(9)}  ${String(state.restarts).padStart(8)}  ${state.running ? 'yes' : 'NO'}`,
+    )
   }
   say('')
-  say(`gateway: ${load.ok} answers 2xx in ${load.seconds.toFixed(1)} s = ${(load.rps / gatewayReplicas).toFixed(0)} req/s per gateway replica (${gatewayReplicas} replica), p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; ${load.non2xx} non-2xx, ${load.errors} socket errors`)
+  say(
+    `gateway: ${load.ok} answers 2xx in ${load.seconds.toFixed(1)} s = ${(load.rps / gatewayReplicas).toFixed(0)} req/s per gateway replica (${gatewayReplicas} replica), p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; ${load.non2xx} non-2xx, ${load.errors} socket errors`,
+  )
   say(`tracing: ${sink.spans} spans received by the OTLP sink (default sampler)`)
-  say(`${result.target}  ≥ ${GATEWAY_TARGET_RPS} req/s per gateway replica at ${containerLimits(service('gateway')).cpus} CPU / ${containerLimits(service('gateway')).memoryMiB} MiB`)
+  say(
+    `${result.target}  ≥ ${GATEWAY_TARGET_RPS} req/s per gateway replica at ${containerLimits(service('gateway')).cpus} CPU / ${containerLimits(service('gateway')).memoryMiB} MiB`,
+  )
   if (result.failures.length > 0) {
     for (const failure of result.failures) say(`FAILED: ${failure}`)
-    for (const container of started) say(`--- last lines of ${container}\n${(await dockerOut('logs', '--tail', '10', container).catch(String)).slice(-3000)}`)
+    for (const container of started)
+      say(`--- last lines of ${container}\n${(await dockerOut('logs', '--tail', '10', container).catch(String)).slice(-3000)}`)
     return 1
   }
   say('check-capacity: no OOM kill, no restart, no failed request')

@@ -17,12 +17,25 @@ export interface ContainerLimits {
 export function containerLimits(service: AppService): ContainerLimits {
   const nodeOptions = service.env.NODE_OPTIONS
   if (nodeOptions?.kind !== 'value') throw new Error(`${service.name}: the model sets no NODE_OPTIONS value`)
-  return { cpus: cpuCores(service.resources.limits.cpu), memoryMiB: mebibytes(service.resources.limits.memory), nodeOptions: nodeOptions.value }
+  return {
+    cpus: cpuCores(service.resources.limits.cpu),
+    memoryMiB: mebibytes(service.resources.limits.memory),
+    nodeOptions: nodeOptions.value,
+  }
 }
 
 /** `docker run` options for the limits: swap is refused (memory-swap equal to memory), as on Kubernetes. */
 export function limitArgs(limits: ContainerLimits): string[] {
-  return ['--cpus', String(limits.cpus), '--memory', `${limits.memoryMiB}m`, '--memory-swap', `${limits.memoryMiB}m`, '--env', `NODE_OPTIONS=${limits.nodeOptions}`]
+  return [
+    '--cpus',
+    String(limits.cpus),
+    '--memory',
+    `${limits.memoryMiB}m`,
+    '--memory-swap',
+    `${limits.memoryMiB}m`,
+    '--env',
+    `NODE_OPTIONS=${limits.nodeOptions}`,
+  ]
 }
 
 /** A container after the run, from `docker inspect` and its memory cgroup. */
@@ -39,10 +52,19 @@ export interface ContainerState {
 }
 
 /** `{{json .State}}` of `docker inspect`, and its `RestartCount`. */
-export function parseInspect(name: string, stateJson: string, restartCount: string): Pick<ContainerState, 'name' | 'running' | 'restarts' | 'oomKilled'> {
+export function parseInspect(
+  name: string,
+  stateJson: string,
+  restartCount: string,
+): Pick<ContainerState, 'name' | 'running' | 'restarts' | 'oomKilled'> {
   const state = JSON.parse(stateJson) as { Running?: boolean; OOMKilled?: boolean; Restarting?: boolean }
   if (!/^\d+$/.test(restartCount.trim())) throw new Error(`${name}: docker inspect gave no restart count (${JSON.stringify(restartCount)})`)
-  return { name, running: state.Running === true && state.Restarting !== true, restarts: Number(restartCount.trim()), oomKilled: state.OOMKilled === true }
+  return {
+    name,
+    running: state.Running === true && state.Restarting !== true,
+    restarts: Number(restartCount.trim()),
+    oomKilled: state.OOMKilled === true,
+  }
 }
 
 /** `oom_kill N` from cgroup v1's memory.oom_control or v2's memory.events; 0 when absent. */

@@ -17,7 +17,9 @@ const servicesDir = fileURLToPath(new URL('../../services/', import.meta.url))
  * stale one is never used).
  */
 export function compileCacheEnv(env: NodeJS.ProcessEnv = process.env): { NODE_COMPILE_CACHE: string } {
-  return { NODE_COMPILE_CACHE: env.NODE_COMPILE_CACHE ?? fileURLToPath(new URL('../../node_modules/.cache/node-compile-cache', import.meta.url)) }
+  return {
+    NODE_COMPILE_CACHE: env.NODE_COMPILE_CACHE ?? fileURLToPath(new URL('../../node_modules/.cache/node-compile-cache', import.meta.url)),
+  }
 }
 
 export interface ServiceProcess {
@@ -57,7 +59,8 @@ export function readyTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.SERVICE_READY_TIMEOUT_MS
   if (raw === undefined || raw.trim() === '') return 60_000
   const value = Number(raw)
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`SERVICE_READY_TIMEOUT_MS=${JSON.stringify(raw)}: must be a positive integer (milliseconds)`)
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`SERVICE_READY_TIMEOUT_MS=${JSON.stringify(raw)}: must be a positive integer (milliseconds)`)
   return value
 }
 

@@ -4,5 +4,6 @@
 import { configTable } from '../../infra/config.ts'
 import { writeGeneratedSection } from '../lib/generated-section.ts'
 
-if (process.argv.includes('--write')) writeGeneratedSection(new URL('../../infra/README.md', import.meta.url), 'config-table', configTable())
+if (process.argv.includes('--write'))
+  writeGeneratedSection(new URL('../../infra/README.md', import.meta.url), 'config-table', configTable())
 else process.stdout.write(`${configTable()}\n`)

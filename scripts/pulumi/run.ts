@@ -63,11 +63,15 @@ export function plan(facts: Facts): Plan {
   const missing: string[] = []
   const [major = 0, minor = 0] = facts.nodeVersion.split('.').map(Number)
   if (major < 22 || (major === 22 && minor < 18) || (major === 23 && minor < 6)) {
-    missing.push(`Node ${facts.nodeVersion} cannot run the TypeScript program (it needs type stripping, Node 22.18+ or 24): run npm install, which brings Node 24, and rerun`)
+    missing.push(
+      `Node ${facts.nodeVersion} cannot run the TypeScript program (it needs type stripping, Node 22.18+ or 24): run npm install, which brings Node 24, and rerun`,
+    )
   }
   if (facts.pulumi === undefined) missing.push(INSTALL_PULUMI)
   if (facts.docker.status === 'unreachable') {
-    missing.push(`Docker engine not reachable at ${facts.docker.address} (${facts.docker.reason}): install Docker Engine from https://docs.docker.com/engine/install/ or start it, and rerun`)
+    missing.push(
+      `Docker engine not reachable at ${facts.docker.address} (${facts.docker.reason}): install Docker Engine from https://docs.docker.com/engine/install/ or start it, and rerun`,
+    )
   }
   const backend = facts.env.PULUMI_BACKEND_URL ?? `file://${join(facts.repoRoot, '.pulumi')}`
   const local = backend.startsWith('file://')
@@ -76,7 +80,11 @@ export function plan(facts: Facts): Plan {
   }
   // (A missing CLI is always in `missing`: the second test only narrows the type.)
   if (missing.length > 0 || facts.pulumi === undefined) {
-    return { kind: 'fail', message: missing.length === 1 ? missing[0]! : [`${missing.length} things to fix first:`, ...missing.map((line) => `- ${line}`)].join('\n') }
+    return {
+      kind: 'fail',
+      message:
+        missing.length === 1 ? missing[0]! : [`${missing.length} things to fix first:`, ...missing.map((line) => `- ${line}`)].join('\n'),
+    }
   }
 
   const { stack, rest } = stackOf(facts.args)
@@ -88,12 +96,31 @@ export function plan(facts: Facts): Plan {
   const select = ['stack', 'select', '--create', ...(local ? ['--secrets-provider', 'passphrase'] : []), stack]
   const yes = facts.interactive || rest.includes('--yes') || rest.includes('-y') ? [] : ['--yes']
   const pulumi = facts.pulumi
-  const notes = [`state: ${backend}${facts.env.PULUMI_BACKEND_URL === undefined ? ' (set PULUMI_BACKEND_URL to keep it elsewhere)' : ''}`, `stack: ${stack}`]
+  const notes = [
+    `state: ${backend}${facts.env.PULUMI_BACKEND_URL === undefined ? ' (set PULUMI_BACKEND_URL to keep it elsewhere)' : ''}`,
+    `stack: ${stack}`,
+  ]
   switch (facts.command) {
     case 'up':
-      return { kind: 'run', pulumi, stack, env, notes, report: true, steps: [{ argv: select }, { argv: ['up', '--stack', stack, ...yes, ...rest] }] }
+      return {
+        kind: 'run',
+        pulumi,
+        stack,
+        env,
+        notes,
+        report: true,
+        steps: [{ argv: select }, { argv: ['up', '--stack', stack, ...yes, ...rest] }],
+      }
     case 'preview':
-      return { kind: 'run', pulumi, stack, env, notes, report: false, steps: [{ argv: select }, { argv: ['preview', '--stack', stack, ...rest] }] }
+      return {
+        kind: 'run',
+        pulumi,
+        stack,
+        env,
+        notes,
+        report: false,
+        steps: [{ argv: select }, { argv: ['preview', '--stack', stack, ...rest] }],
+      }
     case 'destroy':
       return {
         kind: 'run',
@@ -174,7 +201,8 @@ export function describeOutputs(outputs: Readonly<Record<string, unknown>>, stac
       lines.push(`  ${key}: [secret] (pulumi stack output --stack ${stack} --show-secrets ${key})`)
     } else if (typeof value === 'object' && value !== null) {
       lines.push(`  ${key}:`)
-      for (const [inner, text] of Object.entries(value)) lines.push(`    ${inner}: ${typeof text === 'string' ? text : JSON.stringify(text)}`)
+      for (const [inner, text] of Object.entries(value))
+        lines.push(`    ${inner}: ${typeof text === 'string' ? text : JSON.stringify(text)}`)
     } else {
       lines.push(`  ${key}: ${String(value)}`)
     }
@@ -225,10 +253,15 @@ async function main(): Promise<number> {
     return 1
   }
   for (const note of decided.notes) process.stdout.write(`${note}\n`)
-  if (decided.env.PULUMI_BACKEND_URL?.startsWith('file://')) mkdirSync(decided.env.PULUMI_BACKEND_URL.slice('file://'.length), { recursive: true })
+  if (decided.env.PULUMI_BACKEND_URL?.startsWith('file://'))
+    mkdirSync(decided.env.PULUMI_BACKEND_URL.slice('file://'.length), { recursive: true })
 
   for (const step of decided.steps) {
-    const result = spawnSync(decided.pulumi, step.argv, { cwd: repoRoot, env: decided.env, stdio: step.optional === undefined ? 'inherit' : ['inherit', 'ignore', 'ignore'] })
+    const result = spawnSync(decided.pulumi, step.argv, {
+      cwd: repoRoot,
+      env: decided.env,
+      stdio: step.optional === undefined ? 'inherit' : ['inherit', 'ignore', 'ignore'],
+    })
     if (result.status !== 0) {
       if (step.optional !== undefined) {
         process.stdout.write(`${step.optional}\n`)
@@ -239,7 +272,11 @@ async function main(): Promise<number> {
   }
   if (!decided.report) return 0
 
-  const outputs = spawnSync(decided.pulumi, ['stack', 'output', '--json', '--stack', decided.stack], { cwd: repoRoot, env: decided.env, encoding: 'utf8' })
+  const outputs = spawnSync(decided.pulumi, ['stack', 'output', '--json', '--stack', decided.stack], {
+    cwd: repoRoot,
+    env: decided.env,
+    encoding: 'utf8',
+  })
   if (outputs.status !== 0) {
     process.stderr.write(`pulumi stack output failed: ${outputs.stderr.trim()}\n`)
     return 1

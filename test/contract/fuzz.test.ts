@@ -56,7 +56,10 @@ const INT32 = 2_147_483_647
 /** Creations outweigh deletions, so the rows the other operations look for keep existing. */
 const WEIGHTS: Record<string, number> = { POST: 4, GET: 2, PATCH: 2, DELETE: 1 }
 // A few common words among the random ones, so emails collide (409) now and then.
-const word = fc.oneof({ weight: 2, arbitrary: fc.stringMatching(/^[a-z][a-z0-9]{0,11}$/) }, { weight: 1, arbitrary: fc.constantFrom('ada', 'bob', 'mail') })
+const word = fc.oneof(
+  { weight: 2, arbitrary: fc.stringMatching(/^[a-z][a-z0-9]{0,11}$/) },
+  { weight: 1, arbitrary: fc.constantFrom('ada', 'bob', 'mail') },
+)
 
 /** Values the schema accepts (as far as its keywords say; a handler may still refuse some). */
 function validValue(schema: Schema): fc.Arbitrary<unknown> {
@@ -67,7 +70,10 @@ function validValue(schema: Schema): fc.Arbitrary<unknown> {
       const max = schema.maximum ?? INT32
       // Small values hit rows that exist (ids up to what the run creates) and common cases; the
       // whole range covers the rest.
-      return fc.oneof({ weight: 3, arbitrary: fc.integer({ min, max: Math.min(max, min + 200) }) }, { weight: 1, arbitrary: fc.integer({ min, max }) })
+      return fc.oneof(
+        { weight: 3, arbitrary: fc.integer({ min, max: Math.min(max, min + 200) }) },
+        { weight: 1, arbitrary: fc.integer({ min, max }) },
+      )
     }
     case 'number': {
       const min = schema.minimum ?? -1e9
@@ -83,7 +89,11 @@ function validValue(schema: Schema): fc.Arbitrary<unknown> {
         return fc.tuple(word, word, fc.boolean()).map(([user, domain, loud]) => `${loud ? user.toUpperCase() : user}@${domain}.example`)
       }
       if (schema.format === 'date-time') return fc.date({ noInvalidDate: true }).map((date) => date.toISOString())
-      const text = fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 40, 40), unit: fc.constantFrom('grapheme', 'grapheme-ascii', 'binary') as never })
+      const text = fc.string({
+        minLength: schema.minLength ?? 0,
+        maxLength: Math.min(schema.maxLength ?? 40, 40),
+        unit: fc.constantFrom('grapheme', 'grapheme-ascii', 'binary') as never,
+      })
       const pattern = schema.pattern === undefined ? undefined : new RegExp(schema.pattern, 'u')
       return pattern === undefined ? text : text.filter((value) => pattern.test(value))
     }
@@ -151,7 +161,21 @@ function bodyFor(schema: Schema): fc.Arbitrary<Pick<FuzzRequest, 'body' | 'raw' 
   return fc.oneof({ weight: 3, arbitrary: valid.map((body) => ({ body })) }, { weight: 2, arbitrary: fc.oneof(...broken) })
 }
 
-const BAD_IDS = ['0', '-1', 'abc', '1.5', '1e400', '2147483648', '99999999999999999999', '0x10', '+1', '01', '%20', 'Infinity', '%E2%80%8B1']
+const BAD_IDS = [
+  '0',
+  '-1',
+  'abc',
+  '1.5',
+  '1e400',
+  '2147483648',
+  '99999999999999999999',
+  '0x10',
+  '+1',
+  '01',
+  '%20',
+  'Infinity',
+  '%E2%80%8B1',
+]
 
 /** A request for `entry`, from its parameters' and body's schemas. */
 function requestFor(entry: OperationEntry): fc.Arbitrary<FuzzRequest> {
@@ -170,12 +194,17 @@ function requestFor(entry: OperationEntry): fc.Arbitrary<FuzzRequest> {
       fc.oneof(
         { weight: 2, arbitrary: fc.constant(undefined) },
         { weight: 3, arbitrary: validValue(parameter.schema as Schema).map(String) },
-        { weight: 1, arbitrary: invalidValue(parameter.schema as Schema).map((value) => (typeof value === 'string' ? value : JSON.stringify(value))) },
+        {
+          weight: 1,
+          arbitrary: invalidValue(parameter.schema as Schema).map((value) => (typeof value === 'string' ? value : JSON.stringify(value))),
+        },
       ),
     ),
   )
   const extraQuery = fc.oneof({ weight: 9, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant('limt=5') })
-  const schema = (entry.operation.requestBody as { content?: { 'application/json'?: { schema: Schema } } } | undefined)?.content?.['application/json']?.schema
+  const schema = (entry.operation.requestBody as { content?: { 'application/json'?: { schema: Schema } } } | undefined)?.content?.[
+    'application/json'
+  ]?.schema
   const body = schema === undefined ? fc.constant({}) : bodyFor(schema)
   return fc.tuple(path, query, extraQuery, body).map(([values, queryValues, extra, payload]) => {
     let resolved = entry.template
@@ -229,7 +258,11 @@ describe('schema-driven fuzzing through the gateway', () => {
           body = JSON.stringify(request.body)
           headers['content-type'] = 'application/json'
         }
-        const response = await fetch(`${platform.url}${request.path}`, { method: request.entry.method, headers, ...(body === undefined ? {} : { body }) })
+        const response = await fetch(`${platform.url}${request.path}`, {
+          method: request.entry.method,
+          headers,
+          ...(body === undefined ? {} : { body }),
+        })
         const text = await response.text()
         const key = `${request.entry.method} ${request.entry.template}`
         const statuses = seen.get(key) ?? new Map<number, number>()
@@ -241,7 +274,9 @@ describe('schema-driven fuzzing through the gateway', () => {
           response.status >= 500
             ? `answered ${response.status}: ${text.slice(0, 200)}`
             : (api.answerProblem(request.entry, response.status, response.headers, text) ??
-              (response.status >= 400 && (await fingerprint(platform)) !== before ? `answered ${response.status} but wrote a row` : undefined))
+              (response.status >= 400 && (await fingerprint(platform)) !== before
+                ? `answered ${response.status} but wrote a row`
+                : undefined))
         if (problem !== undefined) failures.push(`${sent} → ${problem}`)
         return problem === undefined
       })
@@ -253,8 +288,16 @@ describe('schema-driven fuzzing through the gateway', () => {
         ...(SEED === undefined ? {} : { seed: SEED }),
       })
       const total = [...seen.values()].reduce((sum, statuses) => sum + [...statuses.values()].reduce((a, b) => a + b, 0), 0)
-      const table = [...seen].map(([operation, statuses]) => `  ${operation.padEnd(24)} ${[...statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(' ')}`)
-      console.log(`fuzz: ${total} requests in ${Math.round(performance.now() - started)} ms (seed ${result.seed}), ${failures.length} failing\n${table.join('\n')}`)
+      const table = [...seen].map(
+        ([operation, statuses]) =>
+          `  ${operation.padEnd(24)} ${[...statuses]
+            .sort(([a], [b]) => a - b)
+            .map(([status, count]) => `${status}×${count}`)
+            .join(' ')}`,
+      )
+      console.log(
+        `fuzz: ${total} requests in ${Math.round(performance.now() - started)} ms (seed ${result.seed}), ${failures.length} failing\n${table.join('\n')}`,
+      )
 
       expect(failures).toEqual([])
       expect(total).toBeGreaterThanOrEqual(Math.min(AT_LEAST, RUNS))
@@ -262,8 +305,14 @@ describe('schema-driven fuzzing through the gateway', () => {
       expect([...seen.keys()].sort()).toEqual(api.operations.map(({ method, template }) => `${method} ${template}`).sort())
       for (const [operation, statuses] of seen) {
         const codes = [...statuses.keys()]
-        expect(codes.some((code) => code < 300), `${operation} never succeeded`).toBe(true)
-        expect(codes.some((code) => code >= 400), `${operation} never refused`).toBe(true)
+        expect(
+          codes.some((code) => code < 300),
+          `${operation} never succeeded`,
+        ).toBe(true)
+        expect(
+          codes.some((code) => code >= 400),
+          `${operation} never refused`,
+        ).toBe(true)
       }
     },
     TIME_LIMIT_MS + 60_000,

@@ -29,7 +29,9 @@ interface Example {
 /** The `curl` commands of the README's `sh` blocks, with what their comments say they answer. */
 function curlExamples(markdown: string): Example[] {
   const blocks = [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!)
-  const commands = blocks.flatMap((block) => block.replace(/\\\n\s*/g, ' ').split('\n')).filter((line) => line.trimStart().startsWith('curl '))
+  const commands = blocks
+    .flatMap((block) => block.replace(/\\\n\s*/g, ' ').split('\n'))
+    .filter((line) => line.trimStart().startsWith('curl '))
   return commands.map((command) => {
     const hash = command.indexOf(' # ')
     const call = hash === -1 ? command : command.slice(0, hash)

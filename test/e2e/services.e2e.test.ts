@@ -31,10 +31,7 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
       DRAIN_DELAY_MS: '300',
       LOG_LEVEL: 'info',
     }
-    const [usersDb, ordersDb] = await Promise.all([
-      createDatabase(postgresUrl!, 'e2e_users'),
-      createDatabase(postgresUrl!, 'e2e_orders'),
-    ])
+    const [usersDb, ordersDb] = await Promise.all([createDatabase(postgresUrl!, 'e2e_users'), createDatabase(postgresUrl!, 'e2e_orders')])
     user = await startService({ name: 'user-service', env: { ...common, DATABASE_URL: usersDb } })
     started.push(user)
     order = await startService({ name: 'order-service', env: { ...common, DATABASE_URL: ordersDb } })
@@ -79,7 +76,10 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
         return entries.length === 1 ? true : undefined
       }, `${service} passing in Consul`)
     }
-    const [gatewayEntry] = (await (await fetch(`${consulAddr}/v1/catalog/service/gateway`)).json()) as { ServiceTags: string[]; ServicePort: number }[]
+    const [gatewayEntry] = (await (await fetch(`${consulAddr}/v1/catalog/service/gateway`)).json()) as {
+      ServiceTags: string[]
+      ServicePort: number
+    }[]
     expect(gatewayEntry?.ServiceTags).toContain('traefik.enable=true')
     expect(gatewayEntry?.ServicePort).toBe(gateway.port)
   })
@@ -145,10 +145,14 @@ describe.skipIf(!postgresUrl || !consulAddr)('the three services as processes, o
 
     const began = Date.now()
     const exited = extra.stop('SIGTERM')
-    const draining = await eventually(async () => {
-      const response = await fetch(`${extra.url}/health/ready`)
-      return response.status === 503 ? response.json() : undefined
-    }, 'readiness 503', 1500)
+    const draining = await eventually(
+      async () => {
+        const response = await fetch(`${extra.url}/health/ready`)
+        return response.status === 503 ? response.json() : undefined
+      },
+      'readiness 503',
+      1500,
+    )
     expect(draining).toEqual({ status: 'draining', checks: {} })
     const entries = (await (await fetch(`${consulAddr}/v1/health/service/user-service`)).json()) as unknown[]
     expect(entries).toHaveLength(1)

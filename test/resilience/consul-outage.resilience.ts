@@ -77,14 +77,19 @@ describe.skipIf(!postgresUrl)('Consul agent stopped for 30 s under load', () => 
 
     // Every original instance registers again by itself and passes its check.
     const original = topology.alive()
-    await eventually(async () => {
-      const ports = new Set([
-        ...(await consul.passingPorts('user-service')),
-        ...(await consul.passingPorts('order-service')),
-        ...(await consul.passingPorts('gateway')),
-      ])
-      return original.every((service) => ports.has(service.port)) ? true : undefined
-    }, 'every instance registered again and passing', 30_000, 100)
+    await eventually(
+      async () => {
+        const ports = new Set([
+          ...(await consul.passingPorts('user-service')),
+          ...(await consul.passingPorts('order-service')),
+          ...(await consul.passingPorts('gateway')),
+        ])
+        return original.every((service) => ports.has(service.port)) ? true : undefined
+      },
+      'every instance registered again and passing',
+      30_000,
+      100,
+    )
     const reregisteredAfterMs = Math.round(performance.now() - backAt)
 
     // A new instance, started now, gets some of the gateway's /users/:id traffic.

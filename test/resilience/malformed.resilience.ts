@@ -107,11 +107,19 @@ describe.skipIf(!postgresUrl)('malformed requests to each service and through th
     order = await topology.start('order-service', { DATABASE_URL: ordersDb })
     gateway = await topology.start('gateway')
     await untilAnswers(`${gateway.url}/users/1/orders`, 'the gateway routing')
-    await eventually(async () => ((await fetch(`${order.url}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: 1999999999, item: 'probe', price: 1 }),
-    })).status === 422 ? true : undefined), 'order-service reaching user-service')
+    await eventually(
+      async () =>
+        (
+          await fetch(`${order.url}/orders`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ userId: 1999999999, item: 'probe', price: 1 }),
+          })
+        ).status === 422
+          ? true
+          : undefined,
+      'order-service reaching user-service',
+    )
   })
 
   afterEach((context) => {
@@ -129,8 +137,10 @@ describe.skipIf(!postgresUrl)('malformed requests to each service and through th
 
     const toUsers = await send(user.url, malformedRequests('user-service', COUNT, 1))
     const toOrders = await send(order.url, malformedRequests('order-service', COUNT, 2))
-    const viaGateway = malformedRequests('user-service', COUNT / 2, 3)
-      .flatMap((request, i) => [request, malformedRequests('order-service', COUNT / 2, 4)[i]!])
+    const viaGateway = malformedRequests('user-service', COUNT / 2, 3).flatMap((request, i) => [
+      request,
+      malformedRequests('order-service', COUNT / 2, 4)[i]!,
+    ])
     viaGateway.splice(0, gatewayOnlyRequests().length * 2, ...gatewayOnlyRequests(), ...gatewayOnlyRequests())
     const throughGateway = await send(gateway.url, viaGateway.slice(0, COUNT))
 
@@ -141,7 +151,12 @@ describe.skipIf(!postgresUrl)('malformed requests to each service and through th
     report('malformed user-service', summary(toUsers))
     report('malformed order-service', summary(toOrders))
     report('malformed via gateway', summary(throughGateway))
-    report('malformed rows', { usersBefore: before[0].rows, usersAfter: after[0].rows, ordersBefore: before[1].rows, ordersAfter: after[1].rows })
+    report('malformed rows', {
+      usersBefore: before[0].rows,
+      usersAfter: after[0].rows,
+      ordersBefore: before[1].rows,
+      ordersAfter: after[1].rows,
+    })
 
     for (const outcome of [toUsers, toOrders, throughGateway]) {
       expect(outcome.sent).toBe(COUNT)

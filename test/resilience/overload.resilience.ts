@@ -126,7 +126,11 @@ describe.skipIf(!postgresUrl)('overload past the under-pressure threshold', () =
     expect(withRetryAfter).toBe(statuses[503])
     expect(sheddingJson).toBe(statuses[503])
     // Everything else was the schema's 400: nothing crashed, nothing else failed.
-    expect(Object.keys(statuses).map(Number).filter((status) => status !== 400 && status !== 503)).toEqual([])
+    expect(
+      Object.keys(statuses)
+        .map(Number)
+        .filter((status) => status !== 400 && status !== 503),
+    ).toEqual([])
     expect(errors).toEqual({})
     expect(readiness.filter((answer) => answer !== '200' && answer !== '503+retry-after')).toEqual([])
     expect(user.child.exitCode).toBeNull()

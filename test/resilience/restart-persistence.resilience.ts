@@ -55,7 +55,9 @@ describe.skipIf(!postgresUrl)('stop everything and start it again', () => {
   async function stopStack(stack: Stack): Promise<(number | null)[]> {
     // The gateway first, as an orchestrator scaling down would; each drains and exits 0.
     const codes = [await stack.gateway.stop('SIGTERM')]
-    codes.push(...(await Promise.all(stack.services.filter((service) => service !== stack.gateway).map((service) => service.stop('SIGTERM')))))
+    codes.push(
+      ...(await Promise.all(stack.services.filter((service) => service !== stack.gateway).map((service) => service.stop('SIGTERM')))),
+    )
     return codes
   }
 
@@ -90,7 +92,12 @@ describe.skipIf(!postgresUrl)('stop everything and start it again', () => {
       expect(created.status).toBe(201)
       users.push(created.json as Row)
       for (let j = 0; j < ORDERS_PER_USER; j++) {
-        const order = await call(url, 'POST', '/orders', { userId: (created.json as Row).id, item: `${tag} item ${i}.${j}`, price: 10.25 + j, quantity: 1 + j })
+        const order = await call(url, 'POST', '/orders', {
+          userId: (created.json as Row).id,
+          item: `${tag} item ${i}.${j}`,
+          price: 10.25 + j,
+          quantity: 1 + j,
+        })
         expect(order.status).toBe(201)
         orders.push(order.json as Row)
       }

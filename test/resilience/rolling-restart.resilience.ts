@@ -95,9 +95,15 @@ describe.skipIf(!postgresUrl)('rolling restart of every instance under load', ()
       const exits: { name: string; port: number; code: number | null; shutdownMs: number }[] = []
       for (const old of initial) {
         const replacement = await topology.start(old.name, env[old.name])
-        await eventually(async () => ((await consul.passingPorts(old.name)).includes(replacement.port) ? true : undefined), `the new ${old.name} passing`)
+        await eventually(
+          async () => ((await consul.passingPorts(old.name)).includes(replacement.port) ? true : undefined),
+          `the new ${old.name} passing`,
+        )
         if (old.name === 'gateway') {
-          await eventually(async () => (gateways.origins().includes(replacement.url) ? true : undefined), 'the new gateway in the load pool')
+          await eventually(
+            async () => (gateways.origins().includes(replacement.url) ? true : undefined),
+            'the new gateway in the load pool',
+          )
         }
         const signalled = performance.now()
         const code = await old.stop('SIGTERM')
@@ -149,11 +155,13 @@ describe.skipIf(!postgresUrl)('rolling restart of every instance under load', ()
       await sleep(100)
       // A slow upload: it starts during the drain delay and ends after the listener has closed.
       const rest = Promise.withResolvers<void>()
-      const body = Readable.from((async function* () {
-        yield Buffer.from('{"name":"Slow upload","email":')
-        await rest.promise
-        yield Buffer.from('"slow-upload@example.com"}')
-      })())
+      const body = Readable.from(
+        (async function* () {
+          yield Buffer.from('{"name":"Slow upload","email":')
+          await rest.promise
+          yield Buffer.from('"slow-upload@example.com"}')
+        })(),
+      )
       const answer = pool.request({ method: 'POST', path: '/users', headers: { 'content-type': 'application/json' }, body })
       await sleep(drainMs + 500)
       rest.resolve()

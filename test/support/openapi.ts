@@ -49,7 +49,10 @@ function rebased(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(rebased)
   if (typeof schema !== 'object' || schema === null) return schema
   return Object.fromEntries(
-    Object.entries(schema).map(([key, value]) => [key, key === '$ref' && typeof value === 'string' && value.startsWith('#') ? `openapi${value}` : rebased(value)]),
+    Object.entries(schema).map(([key, value]) => [
+      key,
+      key === '$ref' && typeof value === 'string' && value.startsWith('#') ? `openapi${value}` : rebased(value),
+    ]),
   )
 }
 
@@ -103,7 +106,8 @@ export function contract(document: OpenApiDocument): Contract {
       return candidates.sort((a, b) => b.entry.template.length - a.entry.template.length)[0]?.entry
     },
     requestProblem(entry, body) {
-      const schema = (entry.operation.requestBody as { content?: Record<string, { schema: Record<string, unknown> }> } | undefined)?.content?.['application/json']?.schema
+      const schema = (entry.operation.requestBody as { content?: Record<string, { schema: Record<string, unknown> }> } | undefined)
+        ?.content?.['application/json']?.schema
       if (schema === undefined) return body === undefined ? undefined : 'the operation takes no body'
       return problem(validator(schema), body, 'request body')
     },
@@ -124,7 +128,8 @@ export function contract(document: OpenApiDocument): Contract {
       }
       const media = declared.content?.['application/json']
       if (media === undefined) return body === '' ? undefined : `status ${status} declares no body, got ${body.slice(0, 200)}`
-      if (!(headers.get('content-type') ?? '').startsWith('application/json')) return `content-type ${headers.get('content-type')} on ${status}`
+      if (!(headers.get('content-type') ?? '').startsWith('application/json'))
+        return `content-type ${headers.get('content-type')} on ${status}`
       let parsed: unknown
       try {
         parsed = JSON.parse(body)

@@ -40,7 +40,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const users = await buildUserService({ config: userServiceConfig(seed), logger: false, database })
     started.push(users)
     const usersUrl = await users.listen({ host: '127.0.0.1', port: 0 })
-    const orders = await buildOrderService({ config: orderServiceConfig({ ...seed, USER_SERVICE_URLS: usersUrl }), logger: false, database })
+    const orders = await buildOrderService({
+      config: orderServiceConfig({ ...seed, USER_SERVICE_URLS: usersUrl }),
+      logger: false,
+      database,
+    })
     started.push(orders)
     const ordersUrl = await orders.listen({ host: '127.0.0.1', port: 0 })
     const gateway = await buildGateway({

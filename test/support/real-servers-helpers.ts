@@ -4,7 +4,10 @@ export { freePort, freePorts } from '../../scripts/lib/ports.ts'
 
 /** A valid, unquoted-safe database name from any label, e.g. a test file name. */
 export function databaseName(label: string): string {
-  const name = label.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^([^a-z_])/, '_$1')
+  const name = label
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^([^a-z_])/, '_$1')
   return name.slice(0, 63)
 }
 

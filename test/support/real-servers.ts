@@ -64,9 +64,7 @@ async function startPostgres(): Promise<Started | undefined> {
       const [uid, gid] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])])
       await chown(dir, Number(uid.stdout.trim()), Number(gid.stdout.trim()))
     }
-    await run(
-      ...as(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']),
-    )
+    await run(...as(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']))
 
     let port = 0
     for (let attempt = 1; ; attempt++) {

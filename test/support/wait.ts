@@ -22,7 +22,12 @@ export type Seen = (observation: unknown) => void
  * Polls `probe` every `intervalMs` until it returns something other than undefined, and
  * returns that. A probe that throws counts as "not yet" (its error is what was last seen).
  */
-export async function eventually<T>(probe: (seen: Seen) => Promise<T | undefined>, what: string, timeoutMs = DEFAULT_WAIT_MS, intervalMs = 100): Promise<T> {
+export async function eventually<T>(
+  probe: (seen: Seen) => Promise<T | undefined>,
+  what: string,
+  timeoutMs = DEFAULT_WAIT_MS,
+  intervalMs = 100,
+): Promise<T> {
   const started = performance.now()
   let last: unknown = 'nothing (the probe has not answered yet)'
   const seen: Seen = (observation) => void (last = observation)
@@ -48,12 +53,16 @@ export interface AnswerWait {
 
 /** Waits until GET `url` answers `status` (default 200); resolves with the last response's body text. */
 export function untilAnswers(url: string, what: string, { status = 200, timeoutMs = DEFAULT_WAIT_MS }: AnswerWait = {}): Promise<string> {
-  return eventually(async (seen) => {
-    const response = await fetch(url, { signal: AbortSignal.timeout(5_000) })
-    const body = await response.text()
-    seen(`${response.status} ${body.slice(0, 200)}`)
-    return response.status === status ? body : undefined
-  }, what, timeoutMs)
+  return eventually(
+    async (seen) => {
+      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) })
+      const body = await response.text()
+      seen(`${response.status} ${body.slice(0, 200)}`)
+      return response.status === status ? body : undefined
+    },
+    what,
+    timeoutMs,
+  )
 }
 
 function describe(value: unknown): string {

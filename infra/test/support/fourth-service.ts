@@ -47,13 +47,22 @@ export let fixtureRoot = ''
  * Runs support/fourth-service-program.ts under mocks with a stack file plus
  * `services.audit-service.replicas`. The fixture repository is removed when the run is over.
  */
-export async function runWithFourthService(stack: 'dev' | 'prod', extraSecrets: Record<string, string> = {}, options: ProgramOptions = {}): Promise<ProgramRun> {
+export async function runWithFourthService(
+  stack: 'dev' | 'prod',
+  extraSecrets: Record<string, string> = {},
+  options: ProgramOptions = {},
+): Promise<ProgramRun> {
   const input = stackConfigFile(new URL(`../../../Pulumi.${stack}.yaml`, import.meta.url), extraSecrets)
   const key = `${PROJECT}:services`
   const services = { ...(JSON.parse(input.config[key] ?? '{}') as Record<string, unknown>), [FOURTH.name]: { replicas: FOURTH_REPLICAS } }
   fixtureRoot = fixtureRepository()
   try {
-    return await runProgram(stack, { config: { ...input.config, [key]: JSON.stringify(services) }, secretKeys: input.secretKeys }, './fourth-service-program.ts', options)
+    return await runProgram(
+      stack,
+      { config: { ...input.config, [key]: JSON.stringify(services) }, secretKeys: input.secretKeys },
+      './fourth-service-program.ts',
+      options,
+    )
   } finally {
     rmSync(fixtureRoot, { recursive: true, force: true })
   }

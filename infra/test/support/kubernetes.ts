@@ -12,7 +12,16 @@ import * as networking from 'kubernetes-models/networking.k8s.io/v1'
 import * as policy from 'kubernetes-models/policy/v1'
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1'
 import * as core from 'kubernetes-models/v1'
-import { byType, isSecretValue, PROJECT, runProgram, stackConfigFile, type CapturedResource, type ProgramOptions, type ProgramRun } from './program.ts'
+import {
+  byType,
+  isSecretValue,
+  PROJECT,
+  runProgram,
+  stackConfigFile,
+  type CapturedResource,
+  type ProgramOptions,
+  type ProgramRun,
+} from './program.ts'
 
 export const RELEASE = 'kubernetes:helm.sh/v3:Release'
 export const PROVIDER = 'pulumi:providers:kubernetes'
@@ -43,14 +52,18 @@ export const REGISTRY_PASSWORD = 'registry-token'
 /** The program under mocks with Pulumi.prod.yaml and a registry password as CI would hold it. */
 export function runProd(overrides: Record<string, string> = {}, options: ProgramOptions = {}): Promise<ProgramRun> {
   const input = stackConfigFile(PROD_STACK_FILE, { [`${PROJECT}:registryPassword`]: REGISTRY_PASSWORD })
-  return runProgram('prod', { config: { ...input.config, ...overrides }, secretKeys: input.secretKeys }, '../../index.ts', { state: kubernetesState, ...options })
+  return runProgram('prod', { config: { ...input.config, ...overrides }, secretKeys: input.secretKeys }, '../../index.ts', {
+    state: kubernetesState,
+    ...options,
+  })
 }
 
 /** A value with every secret wrapper removed, at any depth. */
 export function deepPlain(value: unknown): unknown {
   if (isSecretValue(value)) return deepPlain((value as { value: unknown }).value)
   if (Array.isArray(value)) return value.map(deepPlain)
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, deepPlain(child)]))
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, deepPlain(child)]))
   return value
 }
 
@@ -86,9 +99,15 @@ export function objectsOfKind(run: ProgramRun, kind: string): Manifest[] {
 }
 
 export function objectNamed(run: ProgramRun, kind: string, name: string, namespace?: string): Manifest {
-  const found = objectsOfKind(run, kind).filter((manifest) => manifest.metadata.name === name && (namespace === undefined || manifest.metadata.namespace === namespace))
+  const found = objectsOfKind(run, kind).filter(
+    (manifest) => manifest.metadata.name === name && (namespace === undefined || manifest.metadata.namespace === namespace),
+  )
   if (found.length !== 1) {
-    throw new Error(`expected one ${kind} named ${name}${namespace === undefined ? '' : ` in ${namespace}`}; have ${objectsOfKind(run, kind).map((manifest) => `${manifest.metadata.namespace}/${manifest.metadata.name}`).join(', ')}`)
+    throw new Error(
+      `expected one ${kind} named ${name}${namespace === undefined ? '' : ` in ${namespace}`}; have ${objectsOfKind(run, kind)
+        .map((manifest) => `${manifest.metadata.namespace}/${manifest.metadata.name}`)
+        .join(', ')}`,
+    )
   }
   return found[0]!
 }
@@ -99,13 +118,25 @@ export function releases(run: ProgramRun): CapturedResource[] {
 
 export function releaseNamed(run: ProgramRun, chart: string): CapturedResource {
   const found = releases(run).filter((release) => release.inputs.chart === chart)
-  if (found.length !== 1) throw new Error(`expected one release of ${chart}; have ${releases(run).map((release) => String(release.inputs.chart)).join(', ')}`)
+  if (found.length !== 1)
+    throw new Error(
+      `expected one release of ${chart}; have ${releases(run)
+        .map((release) => String(release.inputs.chart))
+        .join(', ')}`,
+    )
   return found[0]!
 }
 
 /** The captured resource behind a manifest (to read its dependencies). */
 export function resourceOf(run: ProgramRun, manifest: Manifest): CapturedResource {
-  const found = run.resources.filter(isKubernetesObject).find((resource) => manifestOf(resource).metadata.name === manifest.metadata.name && manifestOf(resource).kind === manifest.kind && manifestOf(resource).metadata.namespace === manifest.metadata.namespace)
+  const found = run.resources
+    .filter(isKubernetesObject)
+    .find(
+      (resource) =>
+        manifestOf(resource).metadata.name === manifest.metadata.name &&
+        manifestOf(resource).kind === manifest.kind &&
+        manifestOf(resource).metadata.namespace === manifest.metadata.namespace,
+    )
   if (found === undefined) throw new Error(`no resource for ${manifest.kind} ${manifest.metadata.name}`)
   return found
 }

@@ -98,7 +98,10 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...inputs, result: `${name}-uuid` }
     case 'random:index/randomId:RandomId': {
       // As the provider: a new value exactly when the keepers change (which replaces the resource).
-      const hex = createHash('sha256').update(`${name}\0${JSON.stringify(inputs.keepers ?? {})}`).digest('hex').slice(0, 2 * Number(inputs.byteLength ?? 8))
+      const hex = createHash('sha256')
+        .update(`${name}\0${JSON.stringify(inputs.keepers ?? {})}`)
+        .digest('hex')
+        .slice(0, 2 * Number(inputs.byteLength ?? 8))
       return { ...inputs, hex, dec: BigInt(`0x${hex}`).toString() }
     }
     case 'docker:index/container:Container':
@@ -114,7 +117,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
  * Sets config and mocks, imports the program, and waits until every registration has arrived.
  * `entry` is the module to import, default infra/index.ts.
  */
-export async function runProgram(stack: string, input: StackConfigInput, entry = '../../index.ts', options: ProgramOptions = {}): Promise<ProgramRun> {
+export async function runProgram(
+  stack: string,
+  input: StackConfigInput,
+  entry = '../../index.ts',
+  options: ProgramOptions = {},
+): Promise<ProgramRun> {
   const resources: CapturedResource[] = []
   const calls: CapturedCall[] = []
   pulumi.runtime.setAllConfig(input.config, input.secretKeys)
@@ -248,7 +256,12 @@ export function byType(resources: readonly CapturedResource[], type: string): Ca
 
 export function named(resources: readonly CapturedResource[], type: string, name: string): CapturedResource {
   const found = resources.find((resource) => resource.type === type && resource.name === name)
-  if (found === undefined) throw new Error(`no ${type} named ${name}; have ${byType(resources, type).map((resource) => resource.name).join(', ')}`)
+  if (found === undefined)
+    throw new Error(
+      `no ${type} named ${name}; have ${byType(resources, type)
+        .map((resource) => resource.name)
+        .join(', ')}`,
+    )
   return found
 }
 
@@ -285,7 +298,10 @@ export async function countingMocks(stack: string): Promise<{ count(): number; r
  */
 export function transitiveDependencies(resources: readonly CapturedResource[], resource: CapturedResource): Set<string> {
   const byUrn = new Map(resources.flatMap((candidate) => (candidate.urn === undefined ? [] : [[candidate.urn, candidate] as const])))
-  const direct = (of: CapturedResource | undefined) => [...(of?.dependencies ?? []), ...(of?.provider === undefined ? [] : [of.provider.split('::').slice(0, -1).join('::')])]
+  const direct = (of: CapturedResource | undefined) => [
+    ...(of?.dependencies ?? []),
+    ...(of?.provider === undefined ? [] : [of.provider.split('::').slice(0, -1).join('::')]),
+  ]
   const seen = new Set<string>()
   const pending = direct(resource)
   while (pending.length > 0) {

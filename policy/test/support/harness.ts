@@ -32,7 +32,9 @@ class NotApplicable extends Error {}
 /** The config a policy gets when the pack is run without --policy-pack-config: its schema's defaults. */
 function configDefaults(policy: Policy): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(policy.configSchema?.properties ?? {}).flatMap(([key, schema]) => ('default' in schema ? [[key, (schema as { default: unknown }).default]] : [])),
+    Object.entries(policy.configSchema?.properties ?? {}).flatMap(([key, schema]) =>
+      'default' in schema ? [[key, (schema as { default: unknown }).default]] : [],
+    ),
   )
 }
 
@@ -92,7 +94,12 @@ export async function violationsOf(policy: AnyPolicy, resources: readonly TestRe
         report,
       )
     } else {
-      const validations = policy.validateResource === undefined ? [] : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource]
+      const validations =
+        policy.validateResource === undefined
+          ? []
+          : Array.isArray(policy.validateResource)
+            ? policy.validateResource
+            : [policy.validateResource]
       for (const resource of resources) {
         for (const validate of validations) {
           await validate(resourceArgs(policy, resource), (message) => report(message, urnOf(resource)))
@@ -114,7 +121,8 @@ export async function allViolations(policies: readonly AnyPolicy[], resources: r
 export function unwrapSecrets(value: unknown): unknown {
   if (isSecretValue(value)) return unwrapSecrets((value as { value: unknown }).value)
   if (Array.isArray(value)) return value.map(unwrapSecrets)
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, unwrapSecrets(child)]))
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, unwrapSecrets(child)]))
   return value
 }
 

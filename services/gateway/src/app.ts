@@ -60,17 +60,15 @@ export async function buildApp(options: BuildOptions<Config>): Promise<App> {
   // startTelemetry (src/telemetry.ts) turns tracing on exactly when this is set.
   const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined
 
-  app.register(
-    async function api(scope) {
-      await scope.register(proxy, {
-        routes: ROUTES,
-        trustProxy: config.TRUST_PROXY,
-        tracing,
-        timeoutMs: config.UPSTREAM_REQUEST_TIMEOUT_MS,
-      })
-      await scope.register(aggregateRoutes, { tracing, timeoutMs: config.UPSTREAM_REQUEST_TIMEOUT_MS })
-    },
-  )
+  app.register(async function api(scope) {
+    await scope.register(proxy, {
+      routes: ROUTES,
+      trustProxy: config.TRUST_PROXY,
+      tracing,
+      timeoutMs: config.UPSTREAM_REQUEST_TIMEOUT_MS,
+    })
+    await scope.register(aggregateRoutes, { tracing, timeoutMs: config.UPSTREAM_REQUEST_TIMEOUT_MS })
+  })
   await app.register(openapiRoutes, { routes: ROUTES, docs: config.API_DOCS })
   return app
 }

@@ -22,9 +22,14 @@ export const configProperties = {
     minimum: 1,
     maximum: 600_000,
     default: 5000,
-    description: 'bound of one client request through the gateway until its answer starts, every try included (the aggregate: both calls and their bodies); past it, 504',
+    description:
+      'bound of one client request through the gateway until its answer starts, every try included (the aggregate: both calls and their bodies); past it, 504',
   }),
-  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 6000, description: 'requests per window per client IP, counted by each gateway replica on its own' }),
+  RATE_LIMIT_MAX: Type.Integer({
+    minimum: 1,
+    default: 6000,
+    description: 'requests per window per client IP, counted by each gateway replica on its own',
+  }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000, description: 'rate limit window' }),
   ROUTER_RULE: Type.String({
     minLength: 1,

@@ -5,12 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deadUrl, gateway, listen, type Running } from './support.ts'
 
 const ada = { id: 1, name: 'Ada', email: 'ada@example.com', createdAt: '2024-01-01T00:00:00.000Z' }
-const orderOf = (id: number, userId: number) => ({ id, userId, item: `item ${id}`, price: 9.99, quantity: 2, createdAt: '2024-01-02T00:00:00.000Z' })
+const orderOf = (id: number, userId: number) => ({
+  id,
+  userId,
+  item: `item ${id}`,
+  price: 9.99,
+  quantity: 2,
+  createdAt: '2024-01-02T00:00:00.000Z',
+})
 // User 1 has 3 orders; user 3 has 230, more than one page of order-service's 100; user 2 none.
-const ORDERS = [
-  ...[1, 2, 3].map((id) => orderOf(id, 1)),
-  ...Array.from({ length: 230 }, (_, i) => orderOf(100 + i, 3)),
-]
+const ORDERS = [...[1, 2, 3].map((id) => orderOf(id, 1)), ...Array.from({ length: 230 }, (_, i) => orderOf(100 + i, 3))]
 const USERS: Record<number, object> = {
   1: ada,
   2: { ...ada, id: 2, email: 'bob@example.com', name: 'Bob' },
@@ -61,7 +65,12 @@ beforeAll(async () => {
     gateway({ USER_SERVICE_URLS: users.url, ORDER_SERVICE_URLS: orders.url }),
     gateway({ USER_SERVICE_URLS: users.url, ORDER_SERVICE_URLS: dead }),
     gateway({ USER_SERVICE_URLS: dead, ORDER_SERVICE_URLS: orders.url }),
-    gateway({ USER_SERVICE_URLS: users.url, ORDER_SERVICE_URLS: orders.url, UPSTREAM_REQUEST_TIMEOUT_MS: '300', UPSTREAM_TRY_TIMEOUT_MS: '5000' }),
+    gateway({
+      USER_SERVICE_URLS: users.url,
+      ORDER_SERVICE_URLS: orders.url,
+      UPSTREAM_REQUEST_TIMEOUT_MS: '300',
+      UPSTREAM_TRY_TIMEOUT_MS: '5000',
+    }),
   ])
 })
 

@@ -30,7 +30,8 @@ afterAll(async () => {
 function statusesByOperation(doc: OpenApiDocument): Record<string, string[]> {
   const result: Record<string, string[]> = {}
   for (const [path, operations] of Object.entries(doc.paths)) {
-    for (const [method, operation] of Object.entries(operations)) result[`${method.toUpperCase()} ${path}`] = Object.keys(operation.responses)
+    for (const [method, operation] of Object.entries(operations))
+      result[`${method.toUpperCase()} ${path}`] = Object.keys(operation.responses)
   }
   return result
 }
@@ -60,7 +61,9 @@ describe('GET /openapi.json through the gateway', () => {
   it('names x-request-id on every answer, x-total-count on lists, Location on 201 and Retry-After on 429 and 503', () => {
     const resolve = (response: unknown) => {
       const ref = (response as { $ref?: string }).$ref
-      return (ref === undefined ? response : document.components.responses?.[ref.split('/').pop()!]) as { headers: Record<string, { required?: boolean }> }
+      return (ref === undefined ? response : document.components.responses?.[ref.split('/').pop()!]) as {
+        headers: Record<string, { required?: boolean }>
+      }
     }
     for (const operations of Object.values(document.paths)) {
       for (const operation of Object.values(operations)) {
@@ -179,7 +182,11 @@ describe('the merged document', () => {
 
   it('takes only the paths the gateway forwards to each service, and refuses two different schemas under one name', () => {
     const merged = mergeDocuments(doc({ '/users/{id}/orders': { get: op } }), [
-      { service: 'user-service', prefix: '/users', document: doc({ '/users': { get: op }, '/internal': { get: op } }, { User: { type: 'object' } }) },
+      {
+        service: 'user-service',
+        prefix: '/users',
+        document: doc({ '/users': { get: op }, '/internal': { get: op } }, { User: { type: 'object' } }),
+      },
     ])
     expect(Object.keys(merged.paths)).toEqual(['/users', '/users/{id}/orders'])
     expect(() =>

@@ -12,7 +12,12 @@ let app: App
 
 beforeAll(async () => {
   upstream = await echoServer('any')
-  app = await gateway({ USER_SERVICE_URLS: upstream.url, ORDER_SERVICE_URLS: upstream.url, RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' })
+  app = await gateway({
+    USER_SERVICE_URLS: upstream.url,
+    ORDER_SERVICE_URLS: upstream.url,
+    RATE_LIMIT_MAX: '3',
+    RATE_LIMIT_WINDOW_MS: '60000',
+  })
 })
 
 afterAll(async () => {
@@ -49,7 +54,13 @@ describe('gateway rate limiting', () => {
   it('limits requests for paths no route serves: a scan of unknown paths gets 429 too, and its 404s stay in the common format', async () => {
     const client = { remoteAddress: '198.51.100.4' }
     for (let i = 0; i < 3; i++) {
-      const missing = await app.inject({ method: 'POST', url: `/nothing-${i}?q=1`, payload: 'plain text', headers: { 'content-type': 'text/plain' }, ...client })
+      const missing = await app.inject({
+        method: 'POST',
+        url: `/nothing-${i}?q=1`,
+        payload: 'plain text',
+        headers: { 'content-type': 'text/plain' },
+        ...client,
+      })
       expect(missing.statusCode).toBe(404)
       expect(missing.json()).toEqual({ statusCode: 404, error: 'Not Found', message: `no route for POST /nothing-${i}` })
       expect(missing.headers['x-request-id']).toBeDefined()
@@ -83,7 +94,9 @@ describe('gateway security headers and metrics', () => {
     })
     // helmet's defaults stand apart from the CSP.
     expect(Object.keys(helmetHeaders({ contentSecurityPolicy: false })).sort()).toEqual(
-      Object.keys(helmetHeaders(HELMET_OPTIONS)).filter((name) => name !== 'content-security-policy').sort(),
+      Object.keys(helmetHeaders(HELMET_OPTIONS))
+        .filter((name) => name !== 'content-security-policy')
+        .sort(),
     )
   })
 
@@ -106,7 +119,9 @@ describe('gateway security headers and metrics', () => {
     await app.inject({ method: 'GET', url: '/users/7', remoteAddress: '198.51.100.5' })
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
     // The kit labels the callee `upstream`: `service` is the gateway's own label on every series.
-    const ok = metrics.split('\n').find((line) => /^upstream_requests_total\{/.test(line) && line.includes('upstream="user-service"') && line.includes('outcome="ok"'))
+    const ok = metrics
+      .split('\n')
+      .find((line) => /^upstream_requests_total\{/.test(line) && line.includes('upstream="user-service"') && line.includes('outcome="ok"'))
     expect(ok).toMatch(/ [1-9]\d*$/)
     expect(metrics).toMatch(/^http_request_duration_seconds_count\{[^}]*route="\/users\/\*"[^}]*\} [1-9]/m)
   })
@@ -116,7 +131,12 @@ describe('operational routes', () => {
   it('answers /metrics and /health/* to callers that reach the instance directly, 404 to anything a proxy forwarded', async () => {
     for (const url of ['/health/live', '/health/ready', '/metrics', '/metrics/', '/health/ready?x=1']) {
       expect((await app.inject({ method: 'GET', url, remoteAddress: '198.51.100.6' })).statusCode, url).toBe(200)
-      const forwarded = await app.inject({ method: 'GET', url, remoteAddress: '198.51.100.6', headers: { 'x-forwarded-for': '203.0.113.9' } })
+      const forwarded = await app.inject({
+        method: 'GET',
+        url,
+        remoteAddress: '198.51.100.6',
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+      })
       expect(forwarded.statusCode, url).toBe(404)
       expect(forwarded.json()).toEqual({ statusCode: 404, error: 'Not Found', message: `no route for GET ${url.split('?')[0]}` })
       expect(forwarded.body).not.toContain('process_cpu')
@@ -144,7 +164,13 @@ describe('gateway configuration', () => {
   })
 
   it('defaults to 6000 requests a minute, no proxy trust and request logging on', () => {
-    expect(readConfig({})).toMatchObject({ PORT: 3000, RATE_LIMIT_MAX: 6000, RATE_LIMIT_WINDOW_MS: 60_000, TRUST_PROXY: false, LOG_REQUESTS: true })
+    expect(readConfig({})).toMatchObject({
+      PORT: 3000,
+      RATE_LIMIT_MAX: 6000,
+      RATE_LIMIT_WINDOW_MS: 60_000,
+      TRUST_PROXY: false,
+      LOG_REQUESTS: true,
+    })
   })
 
   it('rejects a bad variable naming it', () => {

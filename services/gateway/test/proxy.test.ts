@@ -25,7 +25,10 @@ describe('gateway proxy', () => {
   })
 
   it('routes /orders and its sub-paths to order-service and the bare prefixes too', async () => {
-    expect((await app.inject({ method: 'GET', url: '/orders?userId=7' })).json()).toMatchObject({ instance: 'orders-1', url: '/orders?userId=7' })
+    expect((await app.inject({ method: 'GET', url: '/orders?userId=7' })).json()).toMatchObject({
+      instance: 'orders-1',
+      url: '/orders?userId=7',
+    })
     expect((await app.inject({ method: 'GET', url: '/orders/3' })).json()).toMatchObject({ instance: 'orders-1', url: '/orders/3' })
     expect((await app.inject({ method: 'GET', url: '/users' })).json()).toMatchObject({ instance: 'users-1', url: '/users' })
   })
@@ -51,10 +54,18 @@ describe('gateway proxy', () => {
   it('forwards the body byte for byte with its content type, unparsed', async () => {
     const json = '{"name":"Ada",  "email":"ada@example.com"}'
     const posted = await app.inject({ method: 'POST', url: '/users', payload: json, headers: { 'content-type': 'application/json' } })
-    expect(posted.json()).toMatchObject({ body: json, headers: { 'content-type': 'application/json', 'content-length': String(json.length) } })
+    expect(posted.json()).toMatchObject({
+      body: json,
+      headers: { 'content-type': 'application/json', 'content-length': String(json.length) },
+    })
 
     const binary = Buffer.from([0, 1, 2, 250, 251, 255])
-    const put = await app.inject({ method: 'PUT', url: '/users/1/avatar', payload: binary, headers: { 'content-type': 'application/octet-stream' } })
+    const put = await app.inject({
+      method: 'PUT',
+      url: '/users/1/avatar',
+      payload: binary,
+      headers: { 'content-type': 'application/octet-stream' },
+    })
     expect(put.json()).toMatchObject({ body: binary.toString('latin1'), headers: { 'content-type': 'application/octet-stream' } })
 
     const untyped = await app.inject({ method: 'PATCH', url: '/users/1', payload: 'plain words' })
@@ -95,7 +106,12 @@ describe('gateway proxy', () => {
   })
 
   it('returns the upstream 400 for malformed JSON unchanged, having forwarded the body as is', async () => {
-    const response = await app.inject({ method: 'POST', url: '/users/strict', payload: '{"name": ', headers: { 'content-type': 'application/json' } })
+    const response = await app.inject({
+      method: 'POST',
+      url: '/users/strict',
+      payload: '{"name": ',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(response.statusCode).toBe(400)
     expect(response.json()).toEqual({
       statusCode: 400,
@@ -125,7 +141,13 @@ describe('gateway proxy', () => {
       },
     })
     const seen = response.json<Echo>().headers
-    expect(seen).toMatchObject({ authorization: 'Bearer t0ken', cookie: 'session=1', 'x-custom': 'kept', traceparent, tracestate: 'vendor=1' })
+    expect(seen).toMatchObject({
+      authorization: 'Bearer t0ken',
+      cookie: 'session=1',
+      'x-custom': 'kept',
+      traceparent,
+      tracestate: 'vendor=1',
+    })
     for (const name of ['x-private-hop', 'keep-alive', 'proxy-connection', 'upgrade', 'te']) expect(seen).not.toHaveProperty(name)
     expect(seen.connection).not.toContain('x-private-hop')
     expect(response.headers).not.toHaveProperty('proxy-connection')
@@ -135,17 +157,30 @@ describe('gateway proxy', () => {
     const response = await app.inject({
       method: 'GET',
       url: '/users/2',
-      headers: { 'x-request-id': 't1', connection: 'close, x-request-id, x-forwarded-for, x-forwarded-proto', 'x-forwarded-for': '6.6.6.6' },
+      headers: {
+        'x-request-id': 't1',
+        connection: 'close, x-request-id, x-forwarded-for, x-forwarded-proto',
+        'x-forwarded-for': '6.6.6.6',
+      },
     })
     expect(response.headers['x-request-id']).toBe('t1')
-    expect(response.json<Echo>().headers).toMatchObject({ 'x-request-id': 't1', 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http' })
+    expect(response.json<Echo>().headers).toMatchObject({
+      'x-request-id': 't1',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+    })
   })
 
   it('sets x-request-id and x-forwarded-* for the upstream, replacing what an untrusted client sent', async () => {
     const response = await app.inject({
       method: 'GET',
       url: '/users/1',
-      headers: { 'x-request-id': 'req-123', 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+      headers: {
+        'x-request-id': 'req-123',
+        'x-forwarded-for': '6.6.6.6',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'https',
+      },
     })
     expect(response.headers['x-request-id']).toBe('req-123')
     expect(response.json<Echo>().headers).toMatchObject({
@@ -243,7 +278,9 @@ describe('gateway proxy balancing', () => {
     try {
       const url = await patient.listen({ host: '127.0.0.1', port: 0 })
       const client = new AbortController()
-      const pending = fetch(`${url}/users/1?client=leaves`, { headers: { 'x-echo-delay-ms': '5000' }, signal: client.signal }).catch(() => undefined)
+      const pending = fetch(`${url}/users/1?client=leaves`, { headers: { 'x-echo-delay-ms': '5000' }, signal: client.signal }).catch(
+        () => undefined,
+      )
       const arrived = async () => (users.calls.some((call) => call.url === '/users/1?client=leaves') ? true : undefined)
       await eventually(arrived, 'the forwarded request', 5000, 20)
       client.abort()

@@ -41,7 +41,12 @@ describe('gateway in front of the real services', () => {
     const patched = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, headers: json, payload: { name: 'Ada L.' } })
     expect(patched.json()).toMatchObject({ id: user.id, name: 'Ada L.' })
 
-    const order = await app.inject({ method: 'POST', url: '/orders', headers: json, payload: { userId: user.id, item: 'book', price: 12.5, quantity: 2 } })
+    const order = await app.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: json,
+      payload: { userId: user.id, item: 'book', price: 12.5, quantity: 2 },
+    })
     expect(order.statusCode).toBe(201)
 
     const listed = await app.inject({ method: 'GET', url: `/orders?userId=${user.id}` })
@@ -82,7 +87,12 @@ describe('gateway in front of the real services', () => {
   })
 
   it('answers 415 in the common format for a text/plain body', async () => {
-    const response = await app.inject({ method: 'POST', url: '/users', headers: { 'content-type': 'text/plain' }, payload: '{"name":"Ada","email":"ada@example.com"}' })
+    const response = await app.inject({
+      method: 'POST',
+      url: '/users',
+      headers: { 'content-type': 'text/plain' },
+      payload: '{"name":"Ada","email":"ada@example.com"}',
+    })
     expect(response.statusCode).toBe(415)
     expect(response.json()).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' })
   })
@@ -97,13 +107,16 @@ describe('gateway in front of the real services', () => {
     expect(response.json()).toEqual({ statusCode: 400, error: 'Bad Request', message: `${field} is not allowed`, field })
   })
 
-  it.each(['0x1', '+1', '01', '1.0', '1e2', '1e0', '%201', '1%20'])('answers 400 naming params.id for the id %s on every route that takes one', async (id) => {
-    for (const url of [`/users/${id}`, `/users/${id}/orders`, `/orders/${id}`]) {
-      const response = await app.inject({ method: 'GET', url })
-      expect(response.statusCode, url).toBe(400)
-      expect(response.json(), url).toMatchObject({ statusCode: 400, error: 'Bad Request', field: 'params.id' })
-    }
-  })
+  it.each(['0x1', '+1', '01', '1.0', '1e2', '1e0', '%201', '1%20'])(
+    'answers 400 naming params.id for the id %s on every route that takes one',
+    async (id) => {
+      for (const url of [`/users/${id}`, `/users/${id}/orders`, `/orders/${id}`]) {
+        const response = await app.inject({ method: 'GET', url })
+        expect(response.statusCode, url).toBe(400)
+        expect(response.json(), url).toMatchObject({ statusCode: 400, error: 'Bad Request', field: 'params.id' })
+      }
+    },
+  )
 
   it.each(['0x1', '+1', '01', '1.0', '1e2'])('answers 400 naming querystring.userId for ?userId=%s', async (userId) => {
     const response = await app.inject({ method: 'GET', url: `/orders?userId=${encodeURIComponent(userId)}` })
@@ -131,7 +144,12 @@ describe('gateway in front of the real services', () => {
   it('stores names in any script, with accents and emoji', async () => {
     // Persian with its zero-width non-joiner; an emoji built with the zero-width joiner.
     for (const name of ['Zoë Ångström', 'محمد', '李雷 🙂', 'می\u200cخواهم', 'Ada \u{1F469}\u200D\u{1F4BB}']) {
-      const response = await app.inject({ method: 'POST', url: '/users', headers: json, payload: { name, email: `${randomUUID()}@example.com` } })
+      const response = await app.inject({
+        method: 'POST',
+        url: '/users',
+        headers: json,
+        payload: { name, email: `${randomUUID()}@example.com` },
+      })
       expect(response.statusCode, name).toBe(201)
       expect(response.json().name).toBe(name)
     }

@@ -52,7 +52,9 @@ function lastAnswer(received: string) {
   const start = received.lastIndexOf('HTTP/1.1 ')
   const [head = '', body = ''] = received.slice(start).split('\r\n\r\n')
   const [statusLine = '', ...headerLines] = head.split('\r\n')
-  const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+  const headers = Object.fromEntries(
+    headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+  )
   return { status: Number(statusLine.split(' ')[1]), headers, body }
 }
 
@@ -97,8 +99,11 @@ describe('gateway answers to what Node refuses on the wire', () => {
     expectCommonError(await received, 408)
   })
 
-  it.each(['/users/%E0%A4%A', '/users/1%zz/orders'])('answers a path that is not valid percent-encoding (%s) with 400 in the common format, without echoing it', async (path) => {
-    const answer = expectCommonError(await exchange(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), 400)
-    expect(answer.body).not.toContain('%')
-  })
+  it.each(['/users/%E0%A4%A', '/users/1%zz/orders'])(
+    'answers a path that is not valid percent-encoding (%s) with 400 in the common format, without echoing it',
+    async (path) => {
+      const answer = expectCommonError(await exchange(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), 400)
+      expect(answer.body).not.toContain('%')
+    },
+  )
 })

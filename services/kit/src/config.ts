@@ -12,8 +12,7 @@ const LogLevel = Type.Union(
 )
 
 const Url = (description: string) => Type.String({ pattern: '^https?://[^\\s/]+', description })
-const Duration = (fallback: string, description: string) =>
-  Type.String({ pattern: '^[0-9]+(ms|s|m|h)$', default: fallback, description })
+const Duration = (fallback: string, description: string) => Type.String({ pattern: '^[0-9]+(ms|s|m|h)$', default: fallback, description })
 
 /**
  * Variables every service reads. Each service composes its own schema from these groups,
@@ -24,11 +23,10 @@ export const serviceEnv = {
   LOG_LEVEL: LogLevel,
   LOG_REQUESTS: Type.Boolean({
     default: true,
-    description: 'one access log line per request, at completion: method, route, URL, status, duration, request id (false: only warnings and errors)',
+    description:
+      'one access log line per request, at completion: method, route, URL, status, duration, request id (false: only warnings and errors)',
   }),
-  SERVICE_ADDRESS: Type.Optional(
-    Type.String({ minLength: 1, description: 'address advertised to Consul (default: the host name)' }),
-  ),
+  SERVICE_ADDRESS: Type.Optional(Type.String({ minLength: 1, description: 'address advertised to Consul (default: the host name)' })),
   CONSUL_HTTP_ADDR: Type.Optional(Url('Consul agent URL; enables registration and discovery')),
   CONSUL_HTTP_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'Consul ACL token' })),
   CONSUL_CHECK_INTERVAL: Duration('5s', 'how often Consul probes /health/ready'),
@@ -51,19 +49,23 @@ export const serviceEnv = {
     default: 75_000,
     description: 'idle keep-alive timeout of the HTTP server (longer than any proxy in front)',
   }),
-  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1_048_576, description: 'largest request body accepted' }),
+  BODY_LIMIT_BYTES: Type.Integer({
+    minimum: 1024,
+    maximum: 64 * 1024 * 1024,
+    default: 1_048_576,
+    description: 'largest request body accepted',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
     minimum: 0,
     default: 1000,
-    description: 'requests get 503 with Retry-After once the event loop delay has stayed above this for 2 s (0 disables); probes are never shed',
+    description:
+      'requests get 503 with Retry-After once the event loop delay has stayed above this for 2 s (0 disables); probes are never shed',
   }),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Url('OTLP/HTTP collector base URL; enables tracing')),
 }
 
 export const databaseEnv = {
-  DATABASE_URL: Type.Optional(
-    Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset = embedded PGlite' }),
-  ),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset = embedded PGlite' })),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'PostgreSQL pool size' }),
   DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({
     minimum: 1,
@@ -88,7 +90,8 @@ export const upstreamEnv = {
     minimum: 0,
     maximum: 100,
     default: 50,
-    description: 'while fewer than this % of the instances Consul knows pass their checks, route over all of them (0 = only ever the passing ones)',
+    description:
+      'while fewer than this % of the instances Consul knows pass their checks, route over all of them (0 = only ever the passing ones)',
   }),
 }
 

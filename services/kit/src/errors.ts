@@ -101,7 +101,10 @@ export function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoExce
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   const { statusCode, message } = CLIENT_ERRORS[error.code ?? ''] ?? { statusCode: 400, message: 'the request is not valid HTTP' }
   const id = randomUUID()
-  this.log.info({ 'http.request.id': id, 'http.response.status_code': statusCode, err: { message: error.message, code: error.code } }, 'client error')
+  this.log.info(
+    { 'http.request.id': id, 'http.response.status_code': statusCode, err: { message: error.message, code: error.code } },
+    'client error',
+  )
   if (socket.writable) {
     const body = errorText(statusCode, message)
     socket.write(

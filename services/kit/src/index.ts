@@ -5,7 +5,17 @@ export { createService, type App, type BuildOptions, type ServiceConfig, type Se
 export { main, runService, type RunOptions } from './server.ts'
 
 // Library modules.
-export { ConfigError, databaseEnv, loadConfig, portEnv, serviceEnv, upstreamEnv, urlList, type DatabaseEnv, type ServiceEnv } from './config.ts'
+export {
+  ConfigError,
+  databaseEnv,
+  loadConfig,
+  portEnv,
+  serviceEnv,
+  upstreamEnv,
+  urlList,
+  type DatabaseEnv,
+  type ServiceEnv,
+} from './config.ts'
 export {
   migrate,
   openDatabase,

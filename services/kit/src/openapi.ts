@@ -35,7 +35,7 @@ export const TOTAL_COUNT_HEADER = { type: 'integer', minimum: 0, description: 'h
 /** Headers every service may send, by the name the document refers to them with. */
 export const COMMON_HEADERS = {
   RequestId: {
-    description: 'the request id (the client\'s `x-request-id` when it sent one): it finds the request in every service\'s log',
+    description: "the request id (the client's `x-request-id` when it sent one): it finds the request in every service's log",
     schema: { type: 'string' },
   },
   RetryAfter: { description: 'seconds to wait before retrying', schema: { type: 'string', pattern: '^[0-9]+$' } },
@@ -72,14 +72,20 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
  * A query parameter or body property with a default is optional, whatever the schema's
  * `required` says: the server fills it in (Ajv's `useDefaults`).
  */
-export function addCommonResponses(document: OpenApiDocument, responses: Readonly<Record<string, unknown>>, common: CommonResponses): OpenApiDocument {
+export function addCommonResponses(
+  document: OpenApiDocument,
+  responses: Readonly<Record<string, unknown>>,
+  common: CommonResponses,
+): OpenApiDocument {
   const used = new Set<string>()
   for (const operations of Object.values(document.paths)) {
     for (const operation of Object.values(operations)) {
       for (const parameter of operation.parameters ?? []) {
         if (parameter.in === 'query' && parameter.schema?.default !== undefined) parameter.required = false
       }
-      for (const media of Object.values((operation.requestBody as { content?: Record<string, { schema?: unknown }> } | undefined)?.content ?? {})) {
+      for (const media of Object.values(
+        (operation.requestBody as { content?: Record<string, { schema?: unknown }> } | undefined)?.content ?? {},
+      )) {
         optionalDefaults(media.schema)
       }
       for (const [status, response] of Object.entries(operation.responses)) {

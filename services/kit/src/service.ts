@@ -2,7 +2,15 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type HookHandlerDoneFunction } from 'fastify'
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  type HookHandlerDoneFunction,
+} from 'fastify'
 import { urlList, type ServiceEnv } from './config.ts'
 import type { Database } from './database.ts'
 import { answerClientError, answerFrameworkError, answerNoRoute, HttpError } from './errors.ts'
@@ -73,7 +81,11 @@ declare module 'fastify' {
  */
 const strictBodies: ValidatorFactory = (externalSchemas, options) => {
   const coercing = AjvCompiler()(externalSchemas, options)
-  const strict = AjvCompiler()(externalSchemas, { ...options, mode: undefined, customOptions: { ...options?.customOptions, coerceTypes: false } } as typeof options)
+  const strict = AjvCompiler()(externalSchemas, {
+    ...options,
+    mode: undefined,
+    customOptions: { ...options?.customOptions, coerceTypes: false },
+  } as typeof options)
   return (route) => (route.httpPart === 'body' ? strict : coercing)(route)
 }
 
@@ -139,7 +151,8 @@ export function createService(options: ServiceOptions): App {
     route.preHandler = [rejectNonFinite, ...existing]
     const integers = { querystring: integerFields(schema.querystring), params: integerFields(schema.params) }
     if (integers.querystring.length + integers.params.length === 0) return
-    const validating = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation]
+    const validating =
+      route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation]
     route.preValidation = [canonicalIntegers(integers), ...validating]
   })
 
@@ -196,7 +209,13 @@ function canonicalIntegers(fields: { readonly querystring: readonly string[]; re
   return function checkIntegers(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void) {
     const field = nonCanonical('querystring', request.query, fields.querystring) ?? nonCanonical('params', request.params, fields.params)
     if (field === undefined) return done()
-    done(new HttpError(400, `${field} must be a decimal integer: digits only, without sign, leading zeros or exponent, at most ${Number.MAX_SAFE_INTEGER}`, field))
+    done(
+      new HttpError(
+        400,
+        `${field} must be a decimal integer: digits only, without sign, leading zeros or exponent, at most ${Number.MAX_SAFE_INTEGER}`,
+        field,
+      ),
+    )
   }
 }
 

@@ -33,7 +33,13 @@ export async function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv
   )
   if (config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined || provider !== undefined) return false
 
-  const [{ propagation, trace }, { W3CTraceContextPropagator }, sdk, { OTLPTraceExporter }, { detectResources, envDetector, resourceFromAttributes }] = await Promise.all([
+  const [
+    { propagation, trace },
+    { W3CTraceContextPropagator },
+    sdk,
+    { OTLPTraceExporter },
+    { detectResources, envDetector, resourceFromAttributes },
+  ] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/core'),
     import('@opentelemetry/sdk-trace'),
@@ -64,7 +70,10 @@ export async function shutdownTelemetry(): Promise<void> {
   await provider?.shutdown().catch(() => {})
 }
 
-type Samplers = Pick<typeof import('@opentelemetry/sdk-trace'), 'AlwaysOffSampler' | 'AlwaysOnSampler' | 'ParentBasedSampler' | 'TraceIdRatioBasedSampler'>
+type Samplers = Pick<
+  typeof import('@opentelemetry/sdk-trace'),
+  'AlwaysOffSampler' | 'AlwaysOnSampler' | 'ParentBasedSampler' | 'TraceIdRatioBasedSampler'
+>
 
 /**
  * The sampler `OTEL_TRACES_SAMPLER` names (the specification's built-in ones), with its ratio

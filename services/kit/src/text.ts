@@ -14,6 +14,10 @@ const PRINTABLE =
   '^(?=[\\s\\S]*[^\\p{White_Space}\\p{C}\\p{M}\\p{Default_Ignorable_Code_Point}])(?:[\\u200C\\u200D]|[^\\p{Cc}\\p{Cf}\\p{Cs}])+$'
 
 /** A string schema for such text, e.g. `PrintableText({ maxLength: 200 })`. */
-export function PrintableText(options: { readonly maxLength: number; readonly description?: string; readonly examples?: readonly string[] }): TString {
+export function PrintableText(options: {
+  readonly maxLength: number
+  readonly description?: string
+  readonly examples?: readonly string[]
+}): TString {
   return Type.String({ minLength: 1, pattern: PRINTABLE, ...options })
 }

@@ -36,9 +36,7 @@ describe.skipIf(consulAddr === undefined)('ConsulClient against a real Consul ag
     const resolver = consul.resolver(name, { waitSeconds: 5 })
     await resolver.ready(2_000)
 
-    const expected = [regA, regB]
-      .sort((x, y) => (x.id < y.id ? -1 : 1))
-      .map((reg) => ({ id: reg.id, url: `http://127.0.0.1:${reg.port}` }))
+    const expected = [regA, regB].sort((x, y) => (x.id < y.id ? -1 : 1)).map((reg) => ({ id: reg.id, url: `http://127.0.0.1:${reg.port}` }))
     await vi.waitFor(() => expect(resolver.instances()).toEqual(expected), { timeout: 8_000, interval: 50 })
   })
 

@@ -72,12 +72,24 @@ const entryC = {
 
 /** The entry with its own check critical, as Consul lists an instance whose /health/ready fails. */
 function failing<T extends { Service: { ID: string } }>(entry: T) {
-  return { ...entry, Checks: [{ CheckID: 'serfHealth', Status: 'passing' }, { CheckID: `service:${entry.Service.ID}`, Status: 'critical' }] }
+  return {
+    ...entry,
+    Checks: [
+      { CheckID: 'serfHealth', Status: 'passing' },
+      { CheckID: `service:${entry.Service.ID}`, Status: 'critical' },
+    ],
+  }
 }
 
 /** The entry in maintenance mode (`consul maint -enable -service <id>`). */
 function maintenance<T extends { Service: { ID: string } }>(entry: T) {
-  return { ...entry, Checks: [{ CheckID: `_service_maintenance:${entry.Service.ID}`, Status: 'critical' }, { CheckID: `service:${entry.Service.ID}`, Status: 'passing' }] }
+  return {
+    ...entry,
+    Checks: [
+      { CheckID: `_service_maintenance:${entry.Service.ID}`, Status: 'critical' },
+      { CheckID: `service:${entry.Service.ID}`, Status: 'passing' },
+    ],
+  }
 }
 
 describe('ConsulClient against a scripted agent', () => {
@@ -237,7 +249,9 @@ describe('ConsulClient against a scripted agent', () => {
     await resolver.ready(1_000)
 
     expect(resolver.instances()).toEqual([])
-    expect(() => client(fake.address).resolver('svc', { panicThresholdPercent: 101 })).toThrow(/panicThresholdPercent must be from 0 to 100/)
+    expect(() => client(fake.address).resolver('svc', { panicThresholdPercent: 101 })).toThrow(
+      /panicThresholdPercent must be from 0 to 100/,
+    )
   })
 
   it('keepRegistered retries while the agent is unreachable and registers as soon as it answers', async () => {
@@ -251,9 +265,13 @@ describe('ConsulClient against a scripted agent', () => {
       response.statusCode = url.startsWith('/v1/agent/service/svc-') ? 404 : 200
       response.end()
     }, port)
-    await vi.waitFor(() => expect(fake.seen.map((call) => call.method + ' ' + call.url.split('?')[0]!.replace(/svc-.*/, 'svc-…'))).toEqual(
-      expect.arrayContaining(['GET /v1/agent/service/svc-…', 'PUT /v1/agent/service/register']),
-    ), { timeout: 2_000, interval: 10 })
+    await vi.waitFor(
+      () =>
+        expect(fake.seen.map((call) => call.method + ' ' + call.url.split('?')[0]!.replace(/svc-.*/, 'svc-…'))).toEqual(
+          expect.arrayContaining(['GET /v1/agent/service/svc-…', 'PUT /v1/agent/service/register']),
+        ),
+      { timeout: 2_000, interval: 10 },
+    )
     await kept.stop()
   })
 

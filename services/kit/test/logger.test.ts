@@ -33,7 +33,12 @@ afterAll(() => app?.close())
 
 describe('service logs', () => {
   it('never print the credentials in the headers of a request or its response, whatever logs them', async () => {
-    const headers = { authorization: 'Bearer s3cr3t-t0ken', cookie: 'session=c00kie-value', 'x-consul-token': 'c0nsul-t0ken', 'x-visible': 'shown' }
+    const headers = {
+      authorization: 'Bearer s3cr3t-t0ken',
+      cookie: 'session=c00kie-value',
+      'x-consul-token': 'c0nsul-t0ken',
+      'x-visible': 'shown',
+    }
     for (const url of ['/logged', '/crash', '/nowhere']) await app.inject({ method: 'GET', url, headers })
 
     const seen = lines.find((line) => line.includes('request seen'))

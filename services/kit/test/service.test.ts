@@ -15,7 +15,10 @@ beforeAll(async () => {
     '/things',
     {
       schema: {
-        body: Type.Object({ name: Type.String({ minLength: 1 }), size: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }),
+        body: Type.Object(
+          { name: Type.String({ minLength: 1 }), size: Type.Optional(Type.Integer({ minimum: 0 })) },
+          { additionalProperties: false },
+        ),
         response: { 201: Type.Object({ name: Type.String() }) },
       },
     },
@@ -95,7 +98,11 @@ describe('createService plumbing', () => {
     const metrics = await app.inject('/metrics')
     expect(metrics.headers['content-type']).toContain('text/plain')
     const counts = metrics.body.split('\n').filter((line) => line.startsWith('http_request_duration_seconds_count{'))
-    expect(counts.some((line) => ['method="POST"', 'route="/things"', 'status_code="201"', 'service="probe"'].every((label) => line.includes(label)))).toBe(true)
+    expect(
+      counts.some((line) =>
+        ['method="POST"', 'route="/things"', 'status_code="201"', 'service="probe"'].every((label) => line.includes(label)),
+      ),
+    ).toBe(true)
     expect(metrics.body).toContain('process_cpu_seconds_total')
   })
 
@@ -121,7 +128,11 @@ describe('createService over a real connection', () => {
   // often loses the 413 to EPIPE. The service keeps the connection and reads the rest of the body
   // instead (for a bounded time), so the client always gets its answer.
   it('answers 413 to every chunked body past the limit while the client is still sending it, without Connection: close', async () => {
-    const server = createService({ name: 'probe', config: loadConfig({ ...serviceEnv, ...portEnv(0) }, { BODY_LIMIT_BYTES: '1024' }), logger: false })
+    const server = createService({
+      name: 'probe',
+      config: loadConfig({ ...serviceEnv, ...portEnv(0) }, { BODY_LIMIT_BYTES: '1024' }),
+      logger: false,
+    })
     server.post('/things', async () => ({}))
     await server.listen({ host: '127.0.0.1', port: 0 })
     const { port } = server.server.address() as AddressInfo
@@ -130,9 +141,11 @@ describe('createService over a real connection', () => {
       const outcomes: Array<number | string> = []
       for (let i = 0; i < 10; i++) {
         // 4 MiB in 64 KiB chunks: the 413 goes out after the first chunk, long before the last.
-        const body = Readable.from((function* () {
-          for (let chunk = 0; chunk < 64; chunk++) yield Buffer.alloc(64 * 1024, 'x')
-        })())
+        const body = Readable.from(
+          (function* () {
+            for (let chunk = 0; chunk < 64; chunk++) yield Buffer.alloc(64 * 1024, 'x')
+          })(),
+        )
         try {
           const response = await pool.request({ method: 'POST', path: '/things', headers: { 'content-type': 'application/json' }, body })
           await response.body.text()

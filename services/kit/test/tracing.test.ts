@@ -44,8 +44,16 @@ beforeAll(async () => {
       done()
     },
   })
-  const config = loadConfig({ ...serviceEnv, ...portEnv(0), ...upstreamEnv }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', USER_SERVICE_URLS: upstreamUrl })
-  app = createService({ name: 'probe', config, logger: { level: 'info', stream }, upstreams: { 'user-service': { urls: config.USER_SERVICE_URLS, variable: 'USER_SERVICE_URLS' } } })
+  const config = loadConfig(
+    { ...serviceEnv, ...portEnv(0), ...upstreamEnv },
+    { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', USER_SERVICE_URLS: upstreamUrl },
+  )
+  app = createService({
+    name: 'probe',
+    config,
+    logger: { level: 'info', stream },
+    upstreams: { 'user-service': { urls: config.USER_SERVICE_URLS, variable: 'USER_SERVICE_URLS' } },
+  })
   app.get('/things/:id', async (request) => {
     const answer = await app.discovery.upstream('user-service').request({ method: 'GET', path: '/users/1', trace: request.traceContext })
     return answer.body.json()
@@ -68,7 +76,7 @@ beforeEach(() => {
 })
 
 describe('tracing (a span per request served and per upstream try)', () => {
-  it('continues a sampled caller\'s trace: a server span named after the route, a client span under it, and that span\'s id in the upstream\'s traceparent', async () => {
+  it("continues a sampled caller's trace: a server span named after the route, a client span under it, and that span's id in the upstream's traceparent", async () => {
     const response = await app.inject({ url: '/things/7', headers: { traceparent: sampled } })
     expect(response.statusCode).toBe(200)
 
@@ -77,13 +85,22 @@ describe('tracing (a span per request served and per upstream try)', () => {
     const client = spans.find((span) => span.name === 'GET')!
     expect(server.spanContext().traceId).toBe(TRACE_ID)
     expect(server.parentSpanContext?.spanId).toBe(PARENT_ID)
-    expect(server.attributes).toMatchObject({ 'http.route': '/things/:id', 'url.path': '/things/7', 'http.request.method': 'GET', 'http.response.status_code': 200 })
+    expect(server.attributes).toMatchObject({
+      'http.route': '/things/:id',
+      'url.path': '/things/7',
+      'http.request.method': 'GET',
+      'http.response.status_code': 200,
+    })
     expect(client.parentSpanContext?.spanId).toBe(server.spanContext().spanId)
-    expect(client.attributes).toMatchObject({ 'peer.service': 'user-service', 'http.response.status_code': 200, 'url.full': `${upstreamUrl}/users/1` })
+    expect(client.attributes).toMatchObject({
+      'peer.service': 'user-service',
+      'http.response.status_code': 200,
+      'url.full': `${upstreamUrl}/users/1`,
+    })
     expect(seenUpstream[0]?.traceparent).toBe(`00-${TRACE_ID}-${client.spanContext().spanId}-01`)
   })
 
-  it('writes trace.id and span.id on the sampled request\'s log lines', async () => {
+  it("writes trace.id and span.id on the sampled request's log lines", async () => {
     await app.inject({ url: '/things/7', headers: { traceparent: sampled } })
     const server = exporter.getFinishedSpans().find((span) => span.name === 'GET /things/:id')!
     const completed = lines.find((line) => line.msg === 'request completed')
@@ -112,8 +129,10 @@ describe('tracing (a span per request served and per upstream try)', () => {
 })
 
 describe('samplerFromEnv', () => {
-  it('defaults to the caller\'s decision, else one in DEFAULT_SAMPLE_RATIO', () => {
-    expect(samplerFromEnv({}, samplers).toString()).toBe(`ParentBased{root=TraceIdRatioBased{${DEFAULT_SAMPLE_RATIO}}, remoteParentSampled=AlwaysOnSampler, remoteParentNotSampled=AlwaysOffSampler, localParentSampled=AlwaysOnSampler, localParentNotSampled=AlwaysOffSampler}`)
+  it("defaults to the caller's decision, else one in DEFAULT_SAMPLE_RATIO", () => {
+    expect(samplerFromEnv({}, samplers).toString()).toBe(
+      `ParentBased{root=TraceIdRatioBased{${DEFAULT_SAMPLE_RATIO}}, remoteParentSampled=AlwaysOnSampler, remoteParentNotSampled=AlwaysOffSampler, localParentSampled=AlwaysOnSampler, localParentNotSampled=AlwaysOffSampler}`,
+    )
   })
 
   it.each([
@@ -122,12 +141,18 @@ describe('samplerFromEnv', () => {
     ['traceidratio', '0.25', /^TraceIdRatioBased\{0\.25\}$/],
     ['traceidratio', undefined, /^TraceIdRatioBased\{1\}$/],
   ])('builds %s (arg %s)', (name, arg, expected) => {
-    expect(samplerFromEnv({ OTEL_TRACES_SAMPLER: name, ...(arg === undefined ? {} : { OTEL_TRACES_SAMPLER_ARG: arg }) }, samplers).toString()).toMatch(expected)
+    expect(
+      samplerFromEnv({ OTEL_TRACES_SAMPLER: name, ...(arg === undefined ? {} : { OTEL_TRACES_SAMPLER_ARG: arg }) }, samplers).toString(),
+    ).toMatch(expected)
   })
 
   it('refuses an unknown sampler or a ratio outside 0..1 with a one-line error naming the variable', () => {
     expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' }, samplers)).toThrow(ConfigError)
-    expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' }, samplers)).toThrow(/^invalid environment variable OTEL_TRACES_SAMPLER="sometimes": must be one of always_on/)
-    expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: '1.5' }, samplers)).toThrow(/OTEL_TRACES_SAMPLER_ARG="1.5": must be a ratio from 0 to 1/)
+    expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' }, samplers)).toThrow(
+      /^invalid environment variable OTEL_TRACES_SAMPLER="sometimes": must be one of always_on/,
+    )
+    expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: '1.5' }, samplers)).toThrow(
+      /OTEL_TRACES_SAMPLER_ARG="1.5": must be a ratio from 0 to 1/,
+    )
   })
 })

@@ -6,13 +6,7 @@ import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { freePort } from '../../../test/support/real-servers-helpers.ts'
 import { staticResolver, type Resolver, type ServiceInstance } from '../src/discovery/index.ts'
-import {
-  Upstream,
-  UpstreamUnavailableError,
-  upstreamMetrics,
-  type UpstreamAttempt,
-  type UpstreamOptions,
-} from '../src/upstream/index.ts'
+import { Upstream, UpstreamUnavailableError, upstreamMetrics, type UpstreamAttempt, type UpstreamOptions } from '../src/upstream/index.ts'
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -144,9 +138,7 @@ describe('Upstream', () => {
     for (let i = 0; i < 8; i++) first.push((await get(client)).statusCode)
 
     expect(first).toEqual(Array(8).fill(200))
-    expect(attempts.filter((event) => event.instance === deadId).map((event) => event.outcome)).toEqual(
-      Array(3).fill('connect_error'),
-    )
+    expect(attempts.filter((event) => event.instance === deadId).map((event) => event.outcome)).toEqual(Array(3).fill('connect_error'))
     expect(ejected).toEqual([deadId])
 
     const revived = await backend('a', port)
@@ -213,9 +205,7 @@ describe('Upstream', () => {
     a.state.handler = (request) => request.socket.destroy()
     const { client, attempts } = upstream([a.url, b.url])
 
-    await expect(client.request({ method: 'POST', path: '/orders', body: '{"item":1}' })).rejects.toBeInstanceOf(
-      UpstreamUnavailableError,
-    )
+    await expect(client.request({ method: 'POST', path: '/orders', body: '{"item":1}' })).rejects.toBeInstanceOf(UpstreamUnavailableError)
     expect(a.state.requests).toHaveLength(1)
     expect(b.state.requests).toHaveLength(0)
     expect(attempts.map((event) => event.outcome)).toEqual(['connect_error'])
@@ -243,9 +233,9 @@ describe('Upstream', () => {
     const b = await backend('b')
     const { client } = upstream([await deadUrl(), b.url])
 
-    await expect(
-      client.request({ method: 'POST', path: '/orders', body: Readable.from(['{"item":1}']) }),
-    ).rejects.toBeInstanceOf(UpstreamUnavailableError)
+    await expect(client.request({ method: 'POST', path: '/orders', body: Readable.from(['{"item":1}']) })).rejects.toBeInstanceOf(
+      UpstreamUnavailableError,
+    )
     expect(b.state.requests).toHaveLength(0)
   })
 
@@ -287,7 +277,7 @@ describe('Upstream', () => {
     expect(elapsed).toBeLessThan(400 + 300)
   })
 
-  it('a request with tryTimeoutMs below the Upstream\'s times its try out on time and the other instance answers', async () => {
+  it("a request with tryTimeoutMs below the Upstream's times its try out on time and the other instance answers", async () => {
     const [a, b] = await Promise.all([backend('a'), backend('b')])
     a.state.handler = (_, response) => {
       setTimeout(() => response.end('late'), 4_000).unref()
@@ -371,7 +361,8 @@ describe('Upstream', () => {
       const metric = await registry.getSingleMetric(name)!.get()
       return metric.values.find(
         (entry) =>
-          ((entry as { metricName?: string }).metricName ?? name) === sample && Object.entries(labels).every(([key, v]) => entry.labels[key] === v),
+          ((entry as { metricName?: string }).metricName ?? name) === sample &&
+          Object.entries(labels).every(([key, v]) => entry.labels[key] === v),
       )?.value
     }
     expect(await value('upstream_requests_total', { upstream: 'user-service', outcome: 'ok' })).toBe(2)

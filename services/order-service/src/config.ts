@@ -13,7 +13,8 @@ export const configProperties = {
     minimum: 50,
     maximum: 60_000,
     default: 1500,
-    description: "bound of the user check before an order is written, retries included (each try gets half): below the gateway's UPSTREAM_TRY_TIMEOUT_MS, so a slow user-service gives a 503 to retry, not a gateway timeout",
+    description:
+      "bound of the user check before an order is written, retries included (each try gets half): below the gateway's UPSTREAM_TRY_TIMEOUT_MS, so a slow user-service gives a 503 to retry, not a gateway timeout",
   }),
 }
 

@@ -23,5 +23,8 @@ export const migrations: Migrations = (options) => [
     `,
   },
   // The sample users Alice (1) and Bob (2) that user-service seeds on a fresh database.
-  sampleRows({ id: 2, name: 'seed orders', sql: `INSERT INTO orders (user_id, item, price) VALUES (1, 'Laptop', 1200), (2, 'Phone', 800);` }, options),
+  sampleRows(
+    { id: 2, name: 'seed orders', sql: `INSERT INTO orders (user_id, item, price) VALUES (1, 'Laptop', 1200), (2, 'Phone', 800);` },
+    options,
+  ),
 ]

@@ -61,14 +61,13 @@ export function orderRepository(db: Queryable): OrderRepository {
     async list({ userId, limit, offset }) {
       const filter = userId ?? null
       const [page, count] = await Promise.all([
-        db.query<OrderRow>(
-          `SELECT ${COLUMNS} FROM orders WHERE ($1::integer IS NULL OR user_id = $1) ORDER BY id LIMIT $2 OFFSET $3`,
-          [filter, limit, offset],
-        ),
-        // count(*) is bigint, which the two engines return differently (string, BigInt).
-        db.query<{ total: number }>('SELECT count(*)::integer AS total FROM orders WHERE ($1::integer IS NULL OR user_id = $1)', [
+        db.query<OrderRow>(`SELECT ${COLUMNS} FROM orders WHERE ($1::integer IS NULL OR user_id = $1) ORDER BY id LIMIT $2 OFFSET $3`, [
           filter,
+          limit,
+          offset,
         ]),
+        // count(*) is bigint, which the two engines return differently (string, BigInt).
+        db.query<{ total: number }>('SELECT count(*)::integer AS total FROM orders WHERE ($1::integer IS NULL OR user_id = $1)', [filter]),
       ])
       return { orders: page.rows.map(toOrder), total: count.rows[0]?.total ?? 0 }
     },

@@ -6,7 +6,10 @@ export interface UserCheck {
    * Resolves when user-service knows the user. Throws a 422 naming `body.userId` when it does
    * not, and a 503 when it cannot tell (unreachable, or any answer but 200 or 404).
    */
-  assertExists(userId: number, context: { readonly requestId: string; readonly log: FastifyBaseLogger; readonly trace?: unknown }): Promise<void>
+  assertExists(
+    userId: number,
+    context: { readonly requestId: string; readonly log: FastifyBaseLogger; readonly trace?: unknown },
+  ): Promise<void>
 }
 
 const unavailable = () => new HttpError(503, 'user-service is unavailable, retry later')

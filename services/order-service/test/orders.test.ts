@@ -56,7 +56,7 @@ describe('order-service seeds', () => {
 })
 
 describe('GET /orders', () => {
-  test('with userId returns only that user\'s orders and their count in x-total-count', async () => {
+  test("with userId returns only that user's orders and their count in x-total-count", async () => {
     const mine = await createOrder({ userId: 2, item: 'Case', price: 19.99 })
 
     const response = await app.inject({ method: 'GET', url: '/orders?userId=2' })
@@ -100,7 +100,14 @@ describe('GET /orders/:id', () => {
     const response = await app.inject({ method: 'GET', url: `/orders/${created.id}` })
 
     expect(response.statusCode).toBe(200)
-    expect(response.json()).toEqual({ id: created.id, userId: 1, item: 'Monitor', price: 199.99, quantity: 2, createdAt: created.createdAt })
+    expect(response.json()).toEqual({
+      id: created.id,
+      userId: 1,
+      item: 'Monitor',
+      price: 199.99,
+      quantity: 2,
+      createdAt: created.createdAt,
+    })
   })
 
   test('of a missing order answers 404 naming the id', async () => {
@@ -134,7 +141,12 @@ describe('POST /orders', () => {
     const response = await app.inject({ method: 'POST', url: '/orders', payload: { userId: 1, item: 'x', price: 1, discount: 50 } })
 
     expect(response.statusCode).toBe(400)
-    expect(response.json()).toEqual({ statusCode: 400, error: 'Bad Request', message: 'body.discount is not allowed', field: 'body.discount' })
+    expect(response.json()).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'body.discount is not allowed',
+      field: 'body.discount',
+    })
     expect(await countOrders()).toBe(before)
   })
 

@@ -10,7 +10,14 @@ describeRepository({ name: 'orderRepository', owner: SERVICE_NAME, migrations, s
 
     const [laptop, phone] = await Promise.all([orders.get(1), orders.get(2)])
 
-    expect(laptop).toEqual({ id: 1, userId: 1, item: 'Laptop', price: 1200, quantity: 1, createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/) })
+    expect(laptop).toEqual({
+      id: 1,
+      userId: 1,
+      item: 'Laptop',
+      price: 1200,
+      quantity: 1,
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+    })
     expect(phone).toMatchObject({ id: 2, userId: 2, item: 'Phone', price: 800, quantity: 1 })
   })
 

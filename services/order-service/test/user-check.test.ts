@@ -68,7 +68,12 @@ describe('POST /orders user check against user-service', () => {
     const response = await orders.inject({ method: 'POST', url: '/orders', payload: { userId: 4242, item: 'Ghost', price: 1 } })
 
     expect(response.statusCode).toBe(422)
-    expect(response.json()).toEqual({ statusCode: 422, error: 'Unprocessable Entity', message: 'user 4242 does not exist', field: 'body.userId' })
+    expect(response.json()).toEqual({
+      statusCode: 422,
+      error: 'Unprocessable Entity',
+      message: 'user 4242 does not exist',
+      field: 'body.userId',
+    })
     expect(await ordersOf(4242)).toBe(0)
   })
 
@@ -138,7 +143,12 @@ describe('POST /orders user check against user-service', () => {
     const users = await fakeUserService(404)
     const orders = await orderServiceFor(users.url)
 
-    await orders.inject({ method: 'POST', url: '/orders', headers: { 'x-request-id': 'req-42' }, payload: { userId: 7, item: 'x', price: 1 } })
+    await orders.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { 'x-request-id': 'req-42' },
+      payload: { userId: 7, item: 'x', price: 1 },
+    })
 
     expect(users.seen[0]?.['x-request-id']).toBe('req-42')
   })

@@ -93,10 +93,11 @@ export function userRepository(db: Queryable): UserRepository {
 
     async update(id, { name, email }) {
       const result = await guardEmail(
-        db.query<UserRow>(
-          `UPDATE users SET name = coalesce($2, name), email = coalesce($3, email) WHERE id = $1 RETURNING ${COLUMNS}`,
-          [id, name ?? null, email ?? null],
-        ),
+        db.query<UserRow>(`UPDATE users SET name = coalesce($2, name), email = coalesce($3, email) WHERE id = $1 RETURNING ${COLUMNS}`, [
+          id,
+          name ?? null,
+          email ?? null,
+        ]),
       )
       const row = result.rows[0]
       return row === undefined ? undefined : toUser(row)

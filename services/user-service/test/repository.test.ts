@@ -51,7 +51,7 @@ describeRepository({ name: 'userRepository', owner: SERVICE_NAME, migrations, se
     expect(await users.update(created.id, { email: 'GINA@example.com' })).toEqual({ ...created, email: 'GINA@example.com' })
   })
 
-  it('update to another user\'s email throws EmailTakenError', async () => {
+  it("update to another user's email throws EmailTakenError", async () => {
     const users = userRepository(db())
     const created = await users.create({ name: 'Erin', email: 'erin@example.com' })
 

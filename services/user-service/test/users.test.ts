@@ -102,16 +102,25 @@ describe('GET /users/:id', () => {
     expect(response.json()).toEqual({ statusCode: 404, error: 'Not Found', message: 'user 424242 not found', field: 'params.id' })
   })
 
-  test.each(['0', '-1', '1.5', 'abc', '2147483648', '99999999999999999999999', '1e400', '%00', '%E0%A4%A', '%F0%9F%98%80', 'x'.repeat(300)])(
-    'with id %s answers a 4xx naming the problem, never a 5xx',
-    async (id) => {
-      const response = await app.inject({ method: 'GET', url: `/users/${id}` })
+  test.each([
+    '0',
+    '-1',
+    '1.5',
+    'abc',
+    '2147483648',
+    '99999999999999999999999',
+    '1e400',
+    '%00',
+    '%E0%A4%A',
+    '%F0%9F%98%80',
+    'x'.repeat(300),
+  ])('with id %s answers a 4xx naming the problem, never a 5xx', async (id) => {
+    const response = await app.inject({ method: 'GET', url: `/users/${id}` })
 
-      expect(response.statusCode).toBeGreaterThanOrEqual(400)
-      expect(response.statusCode).toBeLessThan(500)
-      expect(response.json()).toMatchObject({ statusCode: response.statusCode, error: expect.any(String), message: expect.any(String) })
-    },
-  )
+    expect(response.statusCode).toBeGreaterThanOrEqual(400)
+    expect(response.statusCode).toBeLessThan(500)
+    expect(response.json()).toMatchObject({ statusCode: response.statusCode, error: expect.any(String), message: expect.any(String) })
+  })
 })
 
 describe('POST /users', () => {
@@ -204,7 +213,7 @@ describe('PATCH /users/:id', () => {
     expect(response.json()).toEqual({ ...user, email })
   })
 
-  test('with another user\'s email answers 409 naming body.email and changes nothing', async () => {
+  test("with another user's email answers 409 naming body.email and changes nothing", async () => {
     const user = await createUser('Heidi')
 
     const response = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { email: 'bob@EXAMPLE.com' } })

@@ -142,8 +142,12 @@ export function startLoad(options: LoadOptions): LoadRun {
   const snapshot = (): LoadResult => {
     const elapsedMs = (endedAt ?? performance.now()) - start
     const sorted = [...latencies].sort((a, b) => a - b)
-    const at = (q: number) => (sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 10) / 10)
-    const ok2xx = Object.entries(statuses).reduce((sum, [status, count]) => (Number(status) < 300 && Number(status) >= 200 ? sum + count : sum), 0)
+    const at = (q: number) =>
+      sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 10) / 10
+    const ok2xx = Object.entries(statuses).reduce(
+      (sum, [status, count]) => (Number(status) < 300 && Number(status) >= 200 ? sum + count : sum),
+      0,
+    )
     const answered = Object.values(statuses).reduce((sum, count) => sum + count, 0)
     return {
       sent,
@@ -227,7 +231,11 @@ export function figures(result: LoadResult): Record<string, unknown> {
     ...(result.non2xx > 0 ? { statuses: result.statuses } : {}),
     ...(result.delayed > 0 ? { delayed: result.delayed } : {}),
     ...(result.failures.length > 0
-      ? { firstFailures: result.failures.slice(0, 3).map((f) => `${f.atMs}ms ${f.method} ${f.path} ${f.status ?? f.error ?? ''} ${f.body?.slice(0, 100) ?? ''}`) }
+      ? {
+          firstFailures: result.failures
+            .slice(0, 3)
+            .map((f) => `${f.atMs}ms ${f.method} ${f.path} ${f.status ?? f.error ?? ''} ${f.body?.slice(0, 100) ?? ''}`),
+        }
       : {}),
     p50: `${result.p50Ms}ms`,
     p99: `${result.p99Ms}ms`,
@@ -239,7 +247,10 @@ export function figures(result: LoadResult): Record<string, unknown> {
  * reading Consul's catalog (Traefik) spreads clients over several gateways. Keeps the last list
  * when Consul does not answer.
  */
-export function consulOrigins(consulUrl: string, service: string): { readonly origins: () => readonly string[]; ready(): Promise<void>; close(): void } {
+export function consulOrigins(
+  consulUrl: string,
+  service: string,
+): { readonly origins: () => readonly string[]; ready(): Promise<void>; close(): void } {
   let list: readonly string[] = []
   let closed = false
   const first = Promise.withResolvers<void>()

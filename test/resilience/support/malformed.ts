@@ -25,22 +25,58 @@ function hugeJson(fields: Record<string, unknown>, bytes: number): string {
 
 /** The same, sent chunked (no content-length), so the limit must be enforced while reading. */
 function chunked(text: string): () => Readable {
-  return () => Readable.from((function* () {
-    for (let offset = 0; offset < text.length; offset += 64 * 1024) yield Buffer.from(text.slice(offset, offset + 64 * 1024))
-  })())
+  return () =>
+    Readable.from(
+      (function* () {
+        for (let offset = 0; offset < text.length; offset += 64 * 1024) yield Buffer.from(text.slice(offset, offset + 64 * 1024))
+      })(),
+    )
 }
 
 /** Ids a client can type that can never name a row. */
 const BAD_IDS = [
-  '-1', '0', '-2147483648', '2147483648', '99999999999999999999999', '1e400', '-1e400', '1.5', 'abc', 'NaN', 'Infinity',
-  '%00', '%ff', '%F0%9F%98%80', '%E2%80%AE1', '1%20OR%201=1', "1'", '__proto__', 'constructor', '%5B%5D',
+  '-1',
+  '0',
+  '-2147483648',
+  '2147483648',
+  '99999999999999999999999',
+  '1e400',
+  '-1e400',
+  '1.5',
+  'abc',
+  'NaN',
+  'Infinity',
+  '%00',
+  '%ff',
+  '%F0%9F%98%80',
+  '%E2%80%AE1',
+  '1%20OR%201=1',
+  "1'",
+  '__proto__',
+  'constructor',
+  '%5B%5D',
 ]
 
 /** Query strings every list route must refuse. */
 const BAD_QUERIES = [
-  'limit=abc', 'limit=0', 'limit=101', 'limit=-1', 'offset=-1', 'limit=1e400', 'limit=Infinity', 'limit=1&limit=2',
-  'foo=bar', '__proto__=1', 'constructor=x', '__proto__%5Badmin%5D=1', 'limit=%zz', 'limit[]=1', 'limit=1.5',
-  'offset=99999999999999', 'limit=%F0%9F%98%80', 'limit=%00',
+  'limit=abc',
+  'limit=0',
+  'limit=101',
+  'limit=-1',
+  'offset=-1',
+  'limit=1e400',
+  'limit=Infinity',
+  'limit=1&limit=2',
+  'foo=bar',
+  '__proto__=1',
+  'constructor=x',
+  '__proto__%5Badmin%5D=1',
+  'limit=%zz',
+  'limit[]=1',
+  'limit=1.5',
+  'offset=99999999999999',
+  'limit=%F0%9F%98%80',
+  'limit=%00',
 ]
 
 function common(base: '/users' | '/orders', valid: Record<string, unknown>): MalformedRequest[] {
@@ -50,7 +86,13 @@ function common(base: '/users' | '/orders', valid: Record<string, unknown>): Mal
     { what: 'broken JSON: JavaScript, not JSON', method: 'POST', path: base, headers: json, body: `{name: 'a'}` },
     { what: 'broken JSON: trailing comma', method: 'POST', path: base, headers: json, body: `${body.slice(0, -1)},}` },
     { what: 'broken JSON: NaN literal', method: 'POST', path: base, headers: json, body: body.replace(/}$/, ',"n":NaN}') },
-    { what: 'broken JSON: invalid UTF-8 bytes', method: 'POST', path: base, headers: json, body: Buffer.from([0x7b, 0xff, 0xfe, 0x22, 0x7d]) },
+    {
+      what: 'broken JSON: invalid UTF-8 bytes',
+      method: 'POST',
+      path: base,
+      headers: json,
+      body: Buffer.from([0x7b, 0xff, 0xfe, 0x22, 0x7d]),
+    },
     { what: 'broken JSON: BOM and garbage', method: 'POST', path: base, headers: json, body: '\ufeff{{}}' },
     { what: 'empty body with a JSON content type', method: 'POST', path: base, headers: json, body: '' },
     { what: 'JSON null', method: 'POST', path: base, headers: json, body: 'null' },
@@ -61,13 +103,31 @@ function common(base: '/users' | '/orders', valid: Record<string, unknown>): Mal
     { what: 'extra field', method: 'POST', path: base, headers: json, body: JSON.stringify({ ...valid, admin: true }) },
     { what: 'extra field: id', method: 'POST', path: base, headers: json, body: JSON.stringify({ ...valid, id: 5 }) },
     { what: '__proto__ key', method: 'POST', path: base, headers: json, body: `{"__proto__":{"admin":true},${body.slice(1)}` },
-    { what: 'constructor key', method: 'POST', path: base, headers: json, body: `{"constructor":{"prototype":{"admin":true}},${body.slice(1)}` },
+    {
+      what: 'constructor key',
+      method: 'POST',
+      path: base,
+      headers: json,
+      body: `{"constructor":{"prototype":{"admin":true}},${body.slice(1)}`,
+    },
     { what: 'nested __proto__', method: 'POST', path: base, headers: json, body: `{"x":{"__proto__":{"polluted":1}},${body.slice(1)}` },
     { what: '2 MiB body with content-length', method: 'POST', path: base, headers: json, body: hugeJson(valid, 2 * MIB) },
     { what: '2 MiB body, chunked', method: 'POST', path: base, headers: json, body: chunked(hugeJson(valid, 2 * MIB)) },
     { what: 'text/plain body', method: 'POST', path: base, headers: { 'content-type': 'text/plain' }, body },
-    { what: 'form body', method: 'POST', path: base, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=a&email=b' },
-    { what: 'multipart body', method: 'POST', path: base, headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\n\r\nname\r\n--x--' },
+    {
+      what: 'form body',
+      method: 'POST',
+      path: base,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'name=a&email=b',
+    },
+    {
+      what: 'multipart body',
+      method: 'POST',
+      path: base,
+      headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      body: '--x\r\n\r\nname\r\n--x--',
+    },
     { what: 'JSON without a content type', method: 'POST', path: base, body },
     { what: 'PUT is not a route', method: 'PUT', path: `${base}/1`, headers: json, body },
     { what: 'POST to an id', method: 'POST', path: `${base}/1`, headers: json, body },
@@ -84,8 +144,20 @@ function common(base: '/users' | '/orders', valid: Record<string, unknown>): Mal
 
 function userCases(): MalformedRequest[] {
   const valid = { name: 'Mallory', email: 'mallory@example.com' }
-  const post = (what: string, value: unknown) => ({ what, method: 'POST' as const, path: '/users', headers: json, body: JSON.stringify(value) })
-  const patch = (what: string, id: string, value: unknown) => ({ what, method: 'PATCH' as const, path: `/users/${id}`, headers: json, body: JSON.stringify(value) })
+  const post = (what: string, value: unknown) => ({
+    what,
+    method: 'POST' as const,
+    path: '/users',
+    headers: json,
+    body: JSON.stringify(value),
+  })
+  const patch = (what: string, id: string, value: unknown) => ({
+    what,
+    method: 'PATCH' as const,
+    path: `/users/${id}`,
+    headers: json,
+    body: JSON.stringify(value),
+  })
   return [
     ...common('/users', valid),
     post('name is a number', { name: 123, email: valid.email }),
@@ -125,7 +197,13 @@ function userCases(): MalformedRequest[] {
 
 function orderCases(): MalformedRequest[] {
   const valid = { userId: 1, item: 'Widget', price: 9.99, quantity: 1 }
-  const post = (what: string, value: unknown) => ({ what, method: 'POST' as const, path: '/orders', headers: json, body: JSON.stringify(value) })
+  const post = (what: string, value: unknown) => ({
+    what,
+    method: 'POST' as const,
+    path: '/orders',
+    headers: json,
+    body: JSON.stringify(value),
+  })
   const without = (key: keyof typeof valid) => Object.fromEntries(Object.entries(valid).filter(([name]) => name !== key))
   return [
     ...common('/orders', valid),
@@ -188,14 +266,26 @@ function randomCase(base: '/users' | '/orders', valid: Record<string, unknown>, 
     case 2: {
       // A lone surrogate somewhere in the text field.
       const surrogate = `\\u${(0xd800 + int(0x800)).toString(16)}`
-      return { what: `lone surrogate ${surrogate}`, method: 'POST', path: base, headers: json, body: body.replace(`"${String(valid[field])}"`, `"ab${surrogate}cd"`) }
+      return {
+        what: `lone surrogate ${surrogate}`,
+        method: 'POST',
+        path: base,
+        headers: json,
+        body: body.replace(`"${String(valid[field])}"`, `"ab${surrogate}cd"`),
+      }
     }
     case 3: {
       // A raw control character inside a string is not JSON; an escaped one is refused by the schema.
       const code = int(0x20)
       const raw = next() < 0.5
       const char = raw ? String.fromCharCode(code) : `\\u${code.toString(16).padStart(4, '0')}`
-      return { what: `${raw ? 'raw' : 'escaped'} control character ${code}`, method: 'POST', path: base, headers: json, body: body.replace(`"${String(valid[field])}"`, `"x${char}y"`) }
+      return {
+        what: `${raw ? 'raw' : 'escaped'} control character ${code}`,
+        method: 'POST',
+        path: base,
+        headers: json,
+        body: body.replace(`"${String(valid[field])}"`, `"x${char}y"`),
+      }
     }
     default: {
       const query = BAD_QUERIES[int(BAD_QUERIES.length)]!
@@ -209,7 +299,8 @@ function randomCase(base: '/users' | '/orders', valid: Record<string, unknown>, 
 export function malformedRequests(service: 'user-service' | 'order-service', count: number, seed = 1): MalformedRequest[] {
   const fixed = service === 'user-service' ? userCases() : orderCases()
   const base = service === 'user-service' ? '/users' : '/orders'
-  const valid = service === 'user-service' ? { name: 'Mallory', email: 'mallory@example.com' } : { userId: 1, item: 'Widget', price: 9.99, quantity: 1 }
+  const valid =
+    service === 'user-service' ? { name: 'Mallory', email: 'mallory@example.com' } : { userId: 1, item: 'Widget', price: 9.99, quantity: 1 }
   const next = random(seed)
   const cases: MalformedRequest[] = []
   // Every fixed case twice (the second on a reused connection), the rest random.

@@ -71,7 +71,10 @@ export class Topology {
   /** The last lines of every process, for a failed test's log. */
   tails(lines = 15): string {
     return this.processes
-      .map((service) => `--- ${service.name} :${service.port} (exit ${service.child.exitCode ?? service.child.signalCode ?? 'running'})\n${service.lines.slice(-lines).join('\n')}`)
+      .map(
+        (service) =>
+          `--- ${service.name} :${service.port} (exit ${service.child.exitCode ?? service.child.signalCode ?? 'running'})\n${service.lines.slice(-lines).join('\n')}`,
+      )
       .join('\n')
   }
 }

@@ -12,7 +12,11 @@ export interface ServiceDocument {
 /** What only the gateway answers, on top of what each service may answer. */
 const GATEWAY_RESPONSES = {
   TooManyRequests: errorResponse('over RATE_LIMIT_MAX requests in RATE_LIMIT_WINDOW_MS from this client', {
-    'retry-after': { description: 'seconds until the window lets this client in again', required: true, schema: { type: 'string', pattern: '^[0-9]+$' } },
+    'retry-after': {
+      description: 'seconds until the window lets this client in again',
+      required: true,
+      schema: { type: 'string', pattern: '^[0-9]+$' },
+    },
   }),
   BadGateway: errorResponse('the service behind the gateway failed or broke its contract'),
   GatewayTimeout: errorResponse('the service behind the gateway did not answer in time; it may have acted on the request'),
@@ -40,7 +44,10 @@ export function mergeDocuments(gateway: OpenApiDocument, services: readonly Serv
       // The gateway's own routes answer before the proxy's prefix routes do.
       merged.paths[path] = { ...merged.paths[path], ...structuredClone(operations) }
     }
-    for (const [section, entries] of Object.entries(document.components) as [keyof OpenApiDocument['components'], Record<string, unknown>][]) {
+    for (const [section, entries] of Object.entries(document.components) as [
+      keyof OpenApiDocument['components'],
+      Record<string, unknown>,
+    ][]) {
       const target = (merged.components[section] ??= {})
       for (const [name, value] of Object.entries(entries)) {
         const key = `${section}.${name}`

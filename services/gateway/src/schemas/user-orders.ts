@@ -19,13 +19,16 @@ export const Order = Type.Object({
   createdAt: Type.String(),
 })
 
-export const UserWithOrders = Type.Object({
-  id: Type.Integer(),
-  name: Type.String(),
-  email: Type.String(),
-  createdAt: Type.String(),
-  orders: Type.Array(Order, { description: 'one page of the user\'s orders, by id' }),
-}, { headers: { 'x-total-count': { ...TOTAL_COUNT_HEADER, description: 'how many orders the user has, across all pages' } } })
+export const UserWithOrders = Type.Object(
+  {
+    id: Type.Integer(),
+    name: Type.String(),
+    email: Type.String(),
+    createdAt: Type.String(),
+    orders: Type.Array(Order, { description: "one page of the user's orders, by id" }),
+  },
+  { headers: { 'x-total-count': { ...TOTAL_COUNT_HEADER, description: 'how many orders the user has, across all pages' } } },
+)
 
 export const UserIdParams = Type.Object(
   { id: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'user id' }) },

@@ -178,7 +178,8 @@ export class ConsulClient {
         } catch (error) {
           if (signal.aborted) return
           // One warning per outage; the retries after it would only repeat it.
-          if (!failing) this.#logger.warn({ serviceId: registration.id, err: describe(error) }, 'cannot check the Consul registration; retrying')
+          if (!failing)
+            this.#logger.warn({ serviceId: registration.id, err: describe(error) }, 'cannot check the Consul registration; retrying')
           failing = true
           delay = retryMs
         }
@@ -235,7 +236,14 @@ export class ConsulClient {
   }
 
   /** True on 200, false on 404 when `notFoundIsOk`; throws on anything else. */
-  async #call(method: 'PUT' | 'GET', path: string, body: string | undefined, what: string, notFoundIsOk: boolean, signal?: AbortSignal): Promise<boolean> {
+  async #call(
+    method: 'PUT' | 'GET',
+    path: string,
+    body: string | undefined,
+    what: string,
+    notFoundIsOk: boolean,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     let statusCode: number
     let text: string
     try {

@@ -54,7 +54,10 @@ async function discoveryPlugin(app: FastifyInstance, options: DiscoveryOptions) 
     let found = resolvers.get(service)
     if (found === undefined) {
       if (consul) {
-        found = consul.resolver(service, options.panicThresholdPercent === undefined ? {} : { panicThresholdPercent: options.panicThresholdPercent })
+        found = consul.resolver(
+          service,
+          options.panicThresholdPercent === undefined ? {} : { panicThresholdPercent: options.panicThresholdPercent },
+        )
       } else {
         const list = options.staticLists?.[service]
         if (list === undefined || list.urls.length === 0) {
@@ -79,7 +82,13 @@ async function discoveryPlugin(app: FastifyInstance, options: DiscoveryOptions) 
         observer ??= upstreamMetrics(app.metrics)
         // The tracing plugin, when registered, was loaded before any route asks for an upstream.
         const tracer = app.hasDecorator('tryTracer') ? app.tryTracer : undefined
-        found = new Upstream({ ...options.upstream, service, resolver: resolver(service), observer, ...(tracer === undefined ? {} : { tracer }) })
+        found = new Upstream({
+          ...options.upstream,
+          service,
+          resolver: resolver(service),
+          observer,
+          ...(tracer === undefined ? {} : { tracer }),
+        })
         upstreams.set(service, found)
       }
       return found

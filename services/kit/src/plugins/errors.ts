@@ -35,7 +35,11 @@ function errorsPlugin(app: FastifyInstance) {
     const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
     if (statusCode >= 500 && statusCode !== 503) {
       request.log.error({ err: error }, 'request failed')
-      return reply.code(statusCode).send({ statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message: 'Internal error; see the service log with this request id' })
+      return reply.code(statusCode).send({
+        statusCode,
+        error: STATUS_TEXT[statusCode] ?? 'Error',
+        message: 'Internal error; see the service log with this request id',
+      })
     }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       // Fastify asks for the connection to close, as the client may still be sending. Closing

@@ -79,4 +79,8 @@ async function loadSheddingPlugin(app: FastifyInstance, options: LoadSheddingOpt
   app.addHook('onClose', async () => clearInterval(sampler))
 }
 
-export default fp(loadSheddingPlugin, { name: 'platform-load-shedding', fastify: '5.x', dependencies: ['platform-metrics', 'platform-errors'] })
+export default fp(loadSheddingPlugin, {
+  name: 'platform-load-shedding',
+  fastify: '5.x',
+  dependencies: ['platform-metrics', 'platform-errors'],
+})

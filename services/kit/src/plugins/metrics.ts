@@ -44,10 +44,14 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsOptions) {
     done()
   })
 
-  app.get('/metrics', { logLevel: 'warn', config: { rateLimit: false, loadShedding: false, operational: true } }, async (_request, reply) => {
-    reply.type(registry.contentType)
-    return registry.metrics()
-  })
+  app.get(
+    '/metrics',
+    { logLevel: 'warn', config: { rateLimit: false, loadShedding: false, operational: true } },
+    async (_request, reply) => {
+      reply.type(registry.contentType)
+      return registry.metrics()
+    },
+  )
 }
 
 export default fp(metricsPlugin, { name: 'platform-metrics', fastify: '5.x' })

@@ -25,7 +25,9 @@ const SERVICE_RESPONSES = {
   UriTooLong: errorResponse('a path segment is longer than the router takes (200 characters)'),
   HeadersTooLarge: errorResponse("the request's headers are larger than Node takes"),
   InternalError: errorResponse('an unexpected failure; the message points at the service log'),
-  Unavailable: errorResponse('overloaded (with Retry-After) or a dependency cannot answer', { 'retry-after': { $ref: '#/components/headers/RetryAfter' } }),
+  Unavailable: errorResponse('overloaded (with Retry-After) or a dependency cannot answer', {
+    'retry-after': { $ref: '#/components/headers/RetryAfter' },
+  }),
 } as const
 
 const SERVICE_COMMON: CommonResponses = {
@@ -49,13 +51,21 @@ async function openapiPlugin(app: FastifyInstance, options: OpenApiOptions) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: options.title, version: options.version, ...(options.description === undefined ? {} : { description: options.description }) },
+      info: {
+        title: options.title,
+        version: options.version,
+        ...(options.description === undefined ? {} : { description: options.description }),
+      },
       tags: (options.tags ?? []).map((tag) => ({ ...tag })),
     },
     hideUntagged: true,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `schema-${i}`) },
     transformObject: (documents) =>
-      addCommonResponses(('openapiObject' in documents ? documents.openapiObject : {}) as OpenApiDocument, SERVICE_RESPONSES, SERVICE_COMMON),
+      addCommonResponses(
+        ('openapiObject' in documents ? documents.openapiObject : {}) as OpenApiDocument,
+        SERVICE_RESPONSES,
+        SERVICE_COMMON,
+      ),
   })
   let document: OpenApiDocument | undefined
   // Built once: the routes cannot change after the instance is ready.

@@ -219,9 +219,20 @@ export class Upstream {
       if (index < 31) tried |= 1 << index
       const started = this.#observeAttempts ? performance.now() : 0
       const retried = attempt > 1
-      const traced = req.trace === undefined ? undefined : this.#tracer?.start(req.trace, { method: req.method, origin: member.instance.url, path: req.path, service: this.#service, resend: attempt - 1 })
+      const traced =
+        req.trace === undefined
+          ? undefined
+          : this.#tracer?.start(req.trace, {
+              method: req.method,
+              origin: member.instance.url,
+              path: req.path,
+              service: this.#service,
+              resend: attempt - 1,
+            })
       if (traced !== undefined) options.headers = headers === undefined ? [...traced.headers] : [...headers, ...traced.headers]
-      const bound = ownTimer ? tryBound(options, req.signal, deadline === undefined ? tryTimeoutMs : Math.min(tryTimeoutMs, deadline - performance.now())) : undefined
+      const bound = ownTimer
+        ? tryBound(options, req.signal, deadline === undefined ? tryTimeoutMs : Math.min(tryTimeoutMs, deadline - performance.now()))
+        : undefined
       let response: Dispatcher.ResponseData
       try {
         response = await (member.pool ?? this.#openPool(member)).request(options)
@@ -399,10 +410,13 @@ export class Upstream {
 function tryBound(options: Dispatcher.RequestOptions, callerSignal: AbortSignal | undefined, ms: number) {
   const controller = new AbortController()
   let fired = false
-  const timer = setTimeout(() => {
-    fired = true
-    controller.abort(Object.assign(new Error(`no response headers within ${Math.round(ms)} ms`), { code: 'UND_ERR_HEADERS_TIMEOUT' }))
-  }, Math.max(1, ms))
+  const timer = setTimeout(
+    () => {
+      fired = true
+      controller.abort(Object.assign(new Error(`no response headers within ${Math.round(ms)} ms`), { code: 'UND_ERR_HEADERS_TIMEOUT' }))
+    },
+    Math.max(1, ms),
+  )
   // The caller's abort is passed on by one listener, removed when the try ends: cheaper than
   // AbortSignal.any, whose composite signals are tracked through weak references until collected.
   const passOn = callerSignal === undefined ? undefined : () => controller.abort(callerSignal.reason)
@@ -488,7 +502,12 @@ export function hopByHop(headers: Readonly<Record<string, string | string[] | un
   const tokens = typeof connection === 'string' ? connection : Array.isArray(connection) ? connection.join(',') : ''
   // keep-alive and close, by far the usual values, list nothing beyond the standard set.
   if (tokens === '' || tokens === 'keep-alive' || tokens === 'close') return isStandardHopByHop
-  const listed = new Set(tokens.toLowerCase().split(',').map((token) => token.trim()))
+  const listed = new Set(
+    tokens
+      .toLowerCase()
+      .split(',')
+      .map((token) => token.trim()),
+  )
   return (name) => HOP_BY_HOP.has(name) || listed.has(name)
 }
 

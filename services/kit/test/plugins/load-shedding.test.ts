@@ -56,7 +56,9 @@ describe('load shedding', () => {
         work: work.statusCode,
         ready: ready.statusCode,
         live: live.statusCode,
-        ...(work.statusCode === 503 ? { retryAfter: work.headers['retry-after'] as string, message: work.json<{ message: string }>().message } : {}),
+        ...(work.statusCode === 503
+          ? { retryAfter: work.headers['retry-after'] as string, message: work.json<{ message: string }>().message }
+          : {}),
       })
       await sleep(20)
     }
@@ -101,7 +103,11 @@ describe('load shedding', () => {
   })
 
   it('in createService: a service whose start blocked its event loop for seconds answers its routes and /health/ready at once', async () => {
-    const service = createService({ name: 'probe', config: loadConfig({ ...serviceEnv, ...portEnv(0) }, { MAX_EVENT_LOOP_DELAY_MS: '20' }), logger: false })
+    const service = createService({
+      name: 'probe',
+      config: loadConfig({ ...serviceEnv, ...portEnv(0) }, { MAX_EVENT_LOOP_DELAY_MS: '20' }),
+      logger: false,
+    })
     app = service
     service.register(async (scope) => {
       // The stall of a PGlite start, inside plugin loading.

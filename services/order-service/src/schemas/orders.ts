@@ -24,8 +24,15 @@ export const OrderRef = Type.Unsafe<Order>(Type.Ref('Order'))
 // only: Fastify's serializer ignores them).
 const Location = { type: 'string', description: 'path of the created order, e.g. /orders/3' }
 
-export const OrderPage = Type.Array(OrderRef, { description: 'one page of orders, by id', headers: { 'x-total-count': TOTAL_COUNT_HEADER } })
-export const CreatedOrder = Type.Unsafe<Order>({ ...Type.Ref('Order'), description: 'the order as stored', headers: { location: Location } })
+export const OrderPage = Type.Array(OrderRef, {
+  description: 'one page of orders, by id',
+  headers: { 'x-total-count': TOTAL_COUNT_HEADER },
+})
+export const CreatedOrder = Type.Unsafe<Order>({
+  ...Type.Ref('Order'),
+  description: 'the order as stored',
+  headers: { location: Location },
+})
 export const NoContent = Type.Null({ description: 'deleted' })
 
 /** The kit's error body (`{statusCode, error, message, field?}`), registered by createService. */

@@ -43,7 +43,12 @@ export default async function aggregateRoutes(app: App, options: AggregateOption
     async (request, reply) => {
       const { id } = request.params
       const scope = callScope(reply, options.timeoutMs)
-      const call = { headers: contextHeaders(request, options.tracing), trace: request.traceContext, signal: scope.signal, timeoutMs: scope.timeoutMs }
+      const call = {
+        headers: contextHeaders(request, options.tracing),
+        trace: request.traceContext,
+        signal: scope.signal,
+        timeoutMs: scope.timeoutMs,
+      }
       try {
         const [user, page] = await Promise.allSettled([fetchUser(users, id, call), fetchOrders(orders, id, request.query, call)])
         if (user.status === 'rejected') throw user.reason
@@ -99,7 +104,14 @@ async function fetchOrders(orders: Upstream, userId: number, page: { limit: numb
 
 async function call(upstream: Upstream, service: string, path: string, context: CallContext): Promise<UpstreamResponse> {
   try {
-    return await upstream.request({ method: 'GET', path, headers: context.headers, trace: context.trace, signal: context.signal, timeoutMs: context.timeoutMs })
+    return await upstream.request({
+      method: 'GET',
+      path,
+      headers: context.headers,
+      trace: context.trace,
+      signal: context.signal,
+      timeoutMs: context.timeoutMs,
+    })
   } catch (error) {
     throw upstreamFailure(service, error)
   }

@@ -1,6 +1,16 @@
 import { HttpError, type App } from '@platform/kit'
 import { orderRepository } from '../../repository.ts'
-import { CreatedOrder, CreateOrder, ErrorRef, NoContent, Order, OrderPage, OrderParams, OrderQuery, OrderRef } from '../../schemas/orders.ts'
+import {
+  CreatedOrder,
+  CreateOrder,
+  ErrorRef,
+  NoContent,
+  Order,
+  OrderPage,
+  OrderParams,
+  OrderQuery,
+  OrderRef,
+} from '../../schemas/orders.ts'
 import { userCheck } from '../../user-check.ts'
 
 const orderNotFound = (id: number) => new HttpError(404, `order ${id} not found`, 'params.id')

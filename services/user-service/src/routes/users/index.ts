@@ -1,6 +1,17 @@
 import { HttpError, type App } from '@platform/kit'
 import { EmailTakenError, userRepository } from '../../repository.ts'
-import { CreatedUser, CreateUser, ErrorRef, NoContent, PageQuery, UpdateUser, User, UserPage, UserParams, UserRef } from '../../schemas/users.ts'
+import {
+  CreatedUser,
+  CreateUser,
+  ErrorRef,
+  NoContent,
+  PageQuery,
+  UpdateUser,
+  User,
+  UserPage,
+  UserParams,
+  UserRef,
+} from '../../schemas/users.ts'
 
 const userNotFound = (id: number) => new HttpError(404, `user ${id} not found`, 'params.id')
 
@@ -77,7 +88,7 @@ export default async function userRoutes(app: App) {
       schema: {
         tags: ['users'],
         operationId: 'updateUser',
-        summary: 'Change a user\'s name or email',
+        summary: "Change a user's name or email",
         params: UserParams,
         body: UpdateUser,
         response: { 200: UserRef, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef },
@@ -85,9 +96,7 @@ export default async function userRoutes(app: App) {
     },
     async (request) => {
       const { name, email } = request.body
-      const user = await users
-        .update(request.params.id, { name: name?.trim(), email })
-        .catch(conflictOnTakenEmail(email))
+      const user = await users.update(request.params.id, { name: name?.trim(), email }).catch(conflictOnTakenEmail(email))
       if (user === undefined) throw userNotFound(request.params.id)
       return user
     },
