@@ -480,8 +480,15 @@ interface TableRow {
   readonly description: string
 }
 
-/** The configuration keys as a Markdown table, generated from the schema (infra/README.md holds it). */
-export function configTable(): string {
+/** What each stack file sets, by stack name (`dev`) then dotted key (`services.gateway.replicas`). */
+export type StackSettings = Readonly<Record<string, Readonly<Record<string, string>>>>
+
+/**
+ * The configuration keys as a Markdown table, generated from the schema (infra/README.md holds
+ * it): with `stacks`, a column per stack file shows the value it sets in place of the default,
+ * so an override (a chart or image version, a replica count) is seen next to what it replaces.
+ */
+export function configTable(stacks: StackSettings = {}): string {
   const rows: TableRow[] = []
   const walk = (path: string, schema: Described) => {
     if (schema.type === 'object' && schema.properties !== undefined) {
@@ -505,9 +512,17 @@ export function configTable(): string {
     })
   }
   walk('', { type: 'object', properties: stackConfigSchema.properties as unknown as Record<string, Described> })
+  const names = Object.keys(stacks)
+  const set = (stack: string, key: string) => {
+    const value = stacks[stack]?.[key]
+    return value === undefined ? '' : `\`${value.replace(/\|/g, '\\|')}\``
+  }
   return [
-    '| Key | Type | Default | Meaning |',
-    '| --- | --- | --- | --- |',
-    ...rows.map((row) => `| \`${row.key}\` | ${row.type} | ${row.fallback} | ${row.description} |`),
+    `| Key | Type | Default | ${names.map((name) => `${name} stack | `).join('')}Meaning |`,
+    `| --- | --- | --- | ${names.map(() => '--- | ').join('')}--- |`,
+    ...rows.map(
+      (row) =>
+        `| \`${row.key}\` | ${row.type} | ${row.fallback} | ${names.map((name) => `${set(name, row.key)} | `).join('')}${row.description} |`,
+    ),
   ].join('\n')
 }

@@ -2,6 +2,7 @@
 // created when the config is wrong.
 import * as pulumi from '@pulumi/pulumi'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { stackSettings } from '../../scripts/pulumi/config-table.ts'
 import { configTable, loadStackConfig, StackConfigError } from '../config.ts'
 import { countingMocks, PROJECT, stackConfigFile } from './support/program.ts'
 
@@ -168,5 +169,17 @@ describe('configTable', () => {
     expect(table).toContain('| `images.consul` | string | `hashicorp/consul:1.22.1` |')
     expect(table).toContain('| `registryPassword` | string (secret) | unset |')
     expect(table).toContain('| `target` | `docker` \\| `kubernetes` | `docker` |')
+  })
+
+  it('shows what each stack file sets beside the default, an override of a pinned version included', () => {
+    const stacks = stackSettings(
+      'config:\n  microservice-platform:target: kubernetes\n  microservice-platform:kubernetes:\n    charts:\n      traefik: 41.1.0\n  microservice-platform:registryPassword:\n    secure: v1:abc\n  other:key: 1\n',
+    )
+
+    expect(stacks).toEqual({ target: 'kubernetes', 'kubernetes.charts.traefik': '41.1.0', registryPassword: '(secret)' })
+    const table = configTable({ prod: stacks })
+    expect(table).toContain('| Key | Type | Default | prod stack | Meaning |')
+    expect(table).toMatch(/\| `kubernetes\.charts\.traefik` \| string \| `[0-9.]+` \| `41\.1\.0` \| /)
+    expect(table).toContain('| `services.gateway.replicas` | integer 1–10 | `1` |  | ')
   })
 })
