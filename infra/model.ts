@@ -252,6 +252,33 @@ export function missingSecrets(service: AppService, provided: Readonly<Partial<R
   return secretsOf(service).filter((secret) => provided[secret] === undefined)
 }
 
+/**
+ * What a renderer's component needs to render a service: its image, every secret its
+ * environment refers to, and a target for every dependency. Returns the resolved dependencies,
+ * or the first problem as one line for the component's `ResourceError`.
+ */
+export function checkServiceInputs<T, I>(
+  service: AppService,
+  given: {
+    readonly image: I | undefined
+    readonly secrets: Readonly<Partial<Record<SecretName, unknown>>>
+    readonly targets: DependencyTargets<T>
+  },
+): { readonly image: I; readonly dependsOn: T[] } | { readonly problem: string } {
+  if (given.image === undefined) return { problem: `no image for ${service.name}` }
+  const missing = missingSecrets(service, given.secrets)
+  if (missing.length > 0) {
+    return { problem: `${service.name} needs the secret ${missing.join(' and the secret ')}, which the stack did not provide` }
+  }
+  const { resolved, unresolved } = resolveDependencies(service, given.targets)
+  if (unresolved.length > 0) {
+    return {
+      problem: `${service.name} depends on ${unresolved.join(', ')}: given neither as a platform component nor as a service made before it`,
+    }
+  }
+  return { image: given.image, dependsOn: resolved }
+}
+
 /** How a renderer turns each kind of source into its own form of a value. */
 export interface EnvResolver<T> {
   readonly value: (text: string) => T

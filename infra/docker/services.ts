@@ -14,8 +14,7 @@ import * as docker from '@pulumi/docker'
 import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
 import {
-  missingSecrets,
-  resolveDependencies,
+  checkServiceInputs,
   resolveEnv,
   resourceAmounts,
   startAllowanceSeconds,
@@ -81,21 +80,14 @@ export class DockerService extends pulumi.ComponentResource {
 
   constructor(name: string, args: DockerServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super('microservice-platform:apps:DockerService', name, {}, opts)
-    const { service, image } = args
-    if (image === undefined) throw new pulumi.ResourceError(`no image for ${service.name}`, this)
-    const missing = missingSecrets(service, args.secrets)
-    if (missing.length > 0)
-      throw new pulumi.ResourceError(
-        `${service.name} needs the secret ${missing.join(' and the secret ')}, which the stack did not provide`,
-        this,
-      )
-    const { resolved: dependsOn, unresolved } = resolveDependencies(service, { platform: args.platform, services: args.upstreams })
-    if (unresolved.length > 0) {
-      throw new pulumi.ResourceError(
-        `${service.name} depends on ${unresolved.join(', ')}: given neither as a platform component nor as a service made before it`,
-        this,
-      )
-    }
+    const { service } = args
+    const checked = checkServiceInputs(service, {
+      image: args.image,
+      secrets: args.secrets,
+      targets: { platform: args.platform, services: args.upstreams },
+    })
+    if ('problem' in checked) throw new pulumi.ResourceError(checked.problem, this)
+    const { image, dependsOn } = checked
     const formerParent = args.formerParentName === undefined ? undefined : pulumi.createUrn(args.formerParentName, FORMER_APPS_TYPE)
     const child = { parent: this, ...(formerParent === undefined ? {} : { aliases: [{ parent: formerParent }] }) }
     const amounts = resourceAmounts(service)

@@ -10,8 +10,7 @@
 import * as k8s from '@pulumi/kubernetes'
 import * as pulumi from '@pulumi/pulumi'
 import {
-  missingSecrets,
-  resolveDependencies,
+  checkServiceInputs,
   resolveEnv,
   terminationGracePeriodSeconds,
   type AppService,
@@ -141,21 +140,14 @@ export class KubernetesService extends pulumi.ComponentResource {
 
   constructor(name: string, args: KubernetesServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super('microservice-platform:apps:KubernetesService', name, {}, opts)
-    const { service, image } = args
-    if (image === undefined) throw new pulumi.ResourceError(`no image for ${service.name}`, this)
-    const missing = missingSecrets(service, args.secrets)
-    if (missing.length > 0)
-      throw new pulumi.ResourceError(
-        `${service.name} needs the secret ${missing.join(' and the secret ')}, which the stack did not provide`,
-        this,
-      )
-    const { resolved: dependsOn, unresolved } = resolveDependencies(service, { platform: args.platform, services: args.upstreams })
-    if (unresolved.length > 0) {
-      throw new pulumi.ResourceError(
-        `${service.name} depends on ${unresolved.join(', ')}: given neither as a platform component nor as a service made before it`,
-        this,
-      )
-    }
+    const { service } = args
+    const checked = checkServiceInputs(service, {
+      image: args.image,
+      secrets: args.secrets,
+      targets: { platform: args.platform, services: args.upstreams },
+    })
+    if ('problem' in checked) throw new pulumi.ResourceError(checked.problem, this)
+    const { image, dependsOn } = checked
     const child = childOptions(this, args.formerParentName)
     const ns = args.namespace.output
     const labels = appLabels(service.name)
@@ -201,7 +193,7 @@ export class KubernetesService extends pulumi.ComponentResource {
                   name: service.name,
                   image,
                   ports: [{ name: 'http', containerPort: service.port, protocol: 'TCP' }],
-                  // Every secret is there: missingSecrets found none missing.
+                  // Every secret is there: checkServiceInputs found none missing.
                   env: renderEnv(service, { endpoint: (endpoint) => args.endpoints[endpoint], secret: (secret) => args.secrets[secret]! }),
                   resources: {
                     requests: { cpu: service.resources.requests.cpu, memory: service.resources.requests.memory },
