@@ -16,14 +16,15 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs, promisify } from 'node:util'
 import { wrkRun } from '../../bench/lib/load.ts'
 import { CountingSink } from '../../bench/lib/sink.ts'
-import { catalogEntry, serviceNames, upstreamUrlsVariable } from '../../catalog/catalog.ts'
-import { appServices, type AppService } from '../../infra/model.ts'
+import { catalogEntry, upstreamUrlsVariable } from '../../catalog/catalog.ts'
+import type { AppService } from '../../infra/model.ts'
 import setupRealServers from '../../test/support/real-servers.ts'
 import { createDatabase } from '../../test/support/real-servers-helpers.ts'
 import {
   containerLimits,
   GATEWAY_TARGET_RPS,
   limitArgs,
+  oneOfEach,
   parseInspect,
   parseOomKills,
   verdict,
@@ -42,12 +43,7 @@ const seconds = Number(values.seconds)
 const connections = Number(values.connections)
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
-const model = new Map(
-  appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' }).map((service) => [
-    service.name,
-    service,
-  ]),
-)
+const model = new Map(oneOfEach().map((service) => [service.name, service]))
 const service = (name: string): AppService => model.get(name)!
 const runId = `platform-capacity-${process.pid}`
 const started: string[] = []

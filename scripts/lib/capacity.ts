@@ -1,10 +1,17 @@
 // The pure parts of the capacity check (scripts/docker/check-capacity.ts): the container limits
 // taken from the service model, what `docker inspect` and the memory cgroup say about a
 // container after the run, and the verdict.
-import { cpuCores, mebibytes, type AppService } from '../../infra/model.ts'
+import type { LoadResult } from '../../bench/lib/load.ts'
+import { serviceNames } from '../../catalog/catalog.ts'
+import { appServices, cpuCores, mebibytes, type AppService } from '../../infra/model.ts'
 
 /** Requests per second one gateway replica must serve at the limits the stacks declare. */
 export const GATEWAY_TARGET_RPS = 2_000
+
+/** The model with one instance of every catalog service: what the check runs. */
+export function oneOfEach(): AppService[] {
+  return appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' })
+}
 
 /** What `docker run` gets for one app service: the same limits and V8 sizing as on the stacks. */
 export interface ContainerLimits {
@@ -73,16 +80,8 @@ export function parseOomKills(text: string): number {
   return match === null ? 0 : Number(match[1])
 }
 
-/** The load the gateway served. */
-export interface Throughput {
-  readonly ok: number
-  readonly non2xx: number
-  readonly errors: number
-  readonly seconds: number
-  readonly rps: number
-  readonly p50: number
-  readonly p99: number
-}
+/** The load the gateway served: wrk's figures (bench/lib/load.ts). */
+export type Throughput = Pick<LoadResult, 'ok' | 'non2xx' | 'errors' | 'rps'>
 
 export interface Verdict {
   /** Reasons the check fails: an OOM kill, a restart, a container gone, a failed request. */
