@@ -181,18 +181,20 @@ async function saturation(rig: Rig, settings: Settings, scenario: Scenario, roun
 
 async function fixedRate(rig: Rig, settings: Settings, scenario: Scenario, round: number): Promise<RateRun> {
   const url = rig.url(scenario)
+  const offer = async (seconds: number) =>
+    settings.rateTool === 'paced'
+      ? await paced(url, { rate: settings.rate, seconds, connections: RATE_CONNECTIONS })
+      : { ...(await autocannonRun(url, { connections: RATE_CONNECTIONS, seconds, overallRate: settings.rate })), maxInFlight: Number.NaN }
+  // A settle second at the same rate, as before every saturation run: the previous scenario
+  // left the upstream idle past its database pool's idle timeout (30 s), and the first requests
+  // would otherwise time the reconnections, a start-up cost, not latency at a steady rate.
+  await offer(1)
   // The kit's services expose prom-client's GC and event-loop metrics; reply-from and nginx have none.
   const metricsOrigin =
     scenario.proxy === 'gateway' ? rig.proxy(scenario)!.url : scenario.proxy === 'direct' ? rig.upstream(scenario).url : undefined
   const pausesBefore = metricsOrigin === undefined ? undefined : await scrapePauses(metricsOrigin)
   const before = snapshot()
-  const load =
-    settings.rateTool === 'paced'
-      ? await paced(url, { rate: settings.rate, seconds: settings.rateDuration, connections: RATE_CONNECTIONS })
-      : {
-          ...(await autocannonRun(url, { connections: RATE_CONNECTIONS, seconds: settings.rateDuration, overallRate: settings.rate })),
-          maxInFlight: Number.NaN,
-        }
+  const load = await offer(settings.rateDuration)
   const window = between(before, snapshot(), rig.ours)
   const pauses =
     metricsOrigin === undefined || pausesBefore === undefined ? undefined : pausesBetween(pausesBefore, await scrapePauses(metricsOrigin))
