@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import {
   containerLimits,
+  cpuOver,
   GATEWAY_TARGET_RPS,
   limitArgs,
   oneOfEach,
+  parseCpuCounters,
   parseInspect,
   parseOomKills,
   verdict,
@@ -90,5 +92,23 @@ describe('capacity check parsing', () => {
     expect(parseOomKills('oom_kill_disable 0\nunder_oom 0\noom_kill 3\n')).toBe(3)
     expect(parseOomKills('low 0\nhigh 0\nmax 2\noom 1\noom_kill 1\noom_group_kill 0\n')).toBe(1)
     expect(parseOomKills('oom_kill_disable 0\nunder_oom 0\n')).toBe(0)
+  })
+
+  it('reads CPU usage and throttling from cgroup v2 and v1, and refuses a cgroup without usage', () => {
+    const v2 = 'usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 600\nnr_throttled 150\nthrottled_usec 9000000\n'
+    expect(parseCpuCounters(v2)).toEqual({ usageUs: 2_500_000, periods: 600, throttled: 150 })
+    expect(parseCpuCounters('nr_periods 10\nnr_throttled 4\nthrottled_time 123\n', '3000000000\n')).toEqual({
+      usageUs: 3_000_000,
+      periods: 10,
+      throttled: 4,
+    })
+    expect(() => parseCpuCounters('nr_periods 10\n')).toThrow(/no CPU usage/)
+  })
+
+  it('gives CPU per answer and the share of periods throttled over a run', () => {
+    const before = { usageUs: 1_000_000, periods: 100, throttled: 10 }
+    const after = { usageUs: 31_000_000, periods: 700, throttled: 310 }
+    expect(cpuOver(before, after, 100_000)).toEqual({ perRequestUs: 300, throttledShare: 0.5 })
+    expect(cpuOver(before, { ...before, usageUs: 1_000_050 }, 0)).toEqual({ perRequestUs: 50, throttledShare: 0 })
   })
 })

@@ -22,13 +22,16 @@ import setupRealServers from '../../test/support/real-servers.ts'
 import { createDatabase } from '../../test/support/real-servers-helpers.ts'
 import {
   containerLimits,
+  cpuOver,
   GATEWAY_TARGET_RPS,
   limitArgs,
   oneOfEach,
+  parseCpuCounters,
   parseInspect,
   parseOomKills,
   verdict,
   type ContainerState,
+  type CpuCounters,
 } from '../lib/capacity.ts'
 import { freePort } from '../lib/ports.ts'
 
@@ -82,11 +85,17 @@ async function waitReady(name: string, url: string, container: string): Promise<
   }
 }
 
-/** The container's memory cgroup directory (cgroup v1 `memory/…/<id>` or v2 `…/docker-<id>.scope`). */
-async function cgroupOf(container: string): Promise<string | undefined> {
+/** Where each controller's hierarchy is: cgroup v1 mounts one per controller, v2 one for all. */
+const CGROUP_ROOTS = {
+  memory: ['/sys/fs/cgroup/memory', '/sys/fs/cgroup'],
+  cpu: ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup'],
+  cpuacct: ['/sys/fs/cgroup/cpuacct', '/sys/fs/cgroup/cpu,cpuacct'],
+}
+
+/** The container's cgroup directory for a controller (cgroup v1 `<controller>/…/<id>` or v2 `…/docker-<id>.scope`). */
+async function cgroupOf(container: string, controller: keyof typeof CGROUP_ROOTS): Promise<string | undefined> {
   const id = await dockerOut('inspect', '--format', '{{.Id}}', container)
-  const roots = ['/sys/fs/cgroup/memory', '/sys/fs/cgroup']
-  for (const root of roots) {
+  for (const root of CGROUP_ROOTS[controller]) {
     const found = await findDir(root, (entry) => entry === id || entry === `docker-${id}.scope`, 4)
     if (found !== undefined) return found
   }
@@ -117,6 +126,26 @@ async function readFirst(dir: string | undefined, files: readonly string[]): Pro
     if (text !== undefined) return text
   }
   return undefined
+}
+
+interface CpuCgroups {
+  readonly cpu: string | undefined
+  readonly cpuacct: string | undefined
+}
+
+async function cpuCgroupsOf(container: string): Promise<CpuCgroups> {
+  return { cpu: await cgroupOf(container, 'cpu'), cpuacct: await cgroupOf(container, 'cpuacct') }
+}
+
+/** The container's CPU counters now; undefined when its cgroup cannot be read. */
+async function cpuCounters(cgroups: CpuCgroups): Promise<CpuCounters | undefined> {
+  const stat = await readFirst(cgroups.cpu, ['cpu.stat'])
+  if (stat === undefined) return undefined
+  try {
+    return parseCpuCounters(stat, await readFirst(cgroups.cpuacct, ['cpuacct.usage']))
+  } catch {
+    return undefined
+  }
 }
 
 async function stateOf(name: string, container: string, cgroup: string | undefined): Promise<ContainerState> {
@@ -167,7 +196,12 @@ async function main(): Promise<number> {
   const containers: Record<string, string> = {}
   for (const name of names) containers[name] = await run(name, ports[name]!, env[name]!)
   for (const name of names) await waitReady(name, url(name), containers[name]!)
-  const cgroups = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await cgroupOf(containers[name]!)] as const)))
+  const cgroups = Object.fromEntries(
+    await Promise.all(names.map(async (name) => [name, await cgroupOf(containers[name]!, 'memory')] as const)),
+  )
+  const cpuCgroups = Object.fromEntries(
+    await Promise.all(names.map(async (name) => [name, await cpuCgroupsOf(containers[name]!)] as const)),
+  )
 
   const created = await fetch(`${url('gateway')}/users`, {
     method: 'POST',
@@ -180,21 +214,28 @@ async function main(): Promise<number> {
 
   say(`warm-up: 5 s; then wrk -t1 -c${connections} for ${seconds} s on GET /users/${id} through the gateway`)
   await wrkRun(target, { connections, seconds: 5 })
+  const cpuBefore = await Promise.all(names.map((name) => cpuCounters(cpuCgroups[name]!)))
   const load = await wrkRun(target, { connections, seconds })
+  const cpuAfter = await Promise.all(names.map((name) => cpuCounters(cpuCgroups[name]!)))
 
   const states = await Promise.all(names.map((name) => stateOf(name, containers[name]!, cgroups[name])))
   const gatewayReplicas = 1
   const result = verdict(states, load, gatewayReplicas)
 
   say('')
-  say('container       limits             peak memory   OOM kills  restarts  running')
-  for (const state of states) {
+  // CPU per gateway answer tells which container bound the throughput: the one whose CPU per
+  // answer times the rate reaches its CPU limit, throttled in most periods.
+  say('container       limits             peak memory   OOM kills  restarts  running  CPU µs/answer  throttled')
+  states.forEach((state, index) => {
     const limits = containerLimits(service(state.name))
     const peak = state.peakMiB === undefined ? 'unknown' : `${state.peakMiB.toFixed(0)} MiB`
+    const before = cpuBefore[index]
+    const after = cpuAfter[index]
+    const cpu = before === undefined || after === undefined ? undefined : cpuOver(before, after, load.ok + load.non2xx)
     say(
-      `${state.name.padEnd(15)} ${`${limits.cpus} CPU, ${limits.memoryMiB} MiB`.padEnd(18)} ${peak.padStart(11)}   ${String(state.cgroupOomKills + (state.oomKilled ? 1 : 0)).padStart(9)}  ${String(state.restarts).padStart(8)}  ${state.running ? 'yes' : 'NO'}`,
+      `${state.name.padEnd(15)} ${`${limits.cpus} CPU, ${limits.memoryMiB} MiB`.padEnd(18)} ${peak.padStart(11)}   ${String(state.cgroupOomKills + (state.oomKilled ? 1 : 0)).padStart(9)}  ${String(state.restarts).padStart(8)}  ${(state.running ? 'yes' : 'NO').padEnd(7)}  ${(cpu === undefined ? 'unknown' : cpu.perRequestUs.toFixed(0)).padStart(13)}  ${(cpu === undefined ? '' : `${(cpu.throttledShare * 100).toFixed(0)}%`).padStart(9)}`,
     )
-  }
+  })
   say('')
   say(
     `gateway: ${load.ok} answers 2xx in ${load.seconds.toFixed(1)} s = ${(load.rps / gatewayReplicas).toFixed(0)} req/s per gateway replica (${gatewayReplicas} replica), p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; ${load.non2xx} non-2xx, ${load.errors} socket errors`,

@@ -102,3 +102,37 @@ export function verdict(states: readonly ContainerState[], load: Throughput, gat
   if (load.ok === 0) failures.push('no request succeeded')
   return { failures, target: load.rps / gatewayReplicas >= GATEWAY_TARGET_RPS ? 'PASS' : 'MISS' }
 }
+
+/** A container's CPU counters: cgroup v2's `cpu.stat`, or v1's `cpuacct.usage` and `cpu.stat`. */
+export interface CpuCounters {
+  /** CPU time used, every process of the container, in microseconds. */
+  readonly usageUs: number
+  /** CFS periods elapsed while the container ran, and those in which its quota ran out. */
+  readonly periods: number
+  readonly throttled: number
+}
+
+/**
+ * Reads the counters from the files' text. cgroup v2 gives everything in `cpu.stat`
+ * (`usage_usec`, `nr_periods`, `nr_throttled`); v1 gives usage in nanoseconds in
+ * `cpuacct.usage` and the periods in the cpu controller's `cpu.stat`.
+ */
+export function parseCpuCounters(cpuStat: string, cpuacctUsage?: string): CpuCounters {
+  const field = (name: string) => {
+    const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(cpuStat)
+    return match === null ? undefined : Number(match[1])
+  }
+  const usageUs =
+    field('usage_usec') ?? (cpuacctUsage !== undefined && /^\d+\s*$/.test(cpuacctUsage) ? Number(cpuacctUsage) / 1000 : undefined)
+  if (usageUs === undefined) throw new Error('the cgroup gives no CPU usage (usage_usec in cpu.stat, or cpuacct.usage)')
+  return { usageUs, periods: field('nr_periods') ?? 0, throttled: field('nr_throttled') ?? 0 }
+}
+
+/** What a container used over the run: CPU per gateway answer and the share of periods throttled. */
+export function cpuOver(before: CpuCounters, after: CpuCounters, answers: number): { perRequestUs: number; throttledShare: number } {
+  const periods = after.periods - before.periods
+  return {
+    perRequestUs: (after.usageUs - before.usageUs) / Math.max(1, answers),
+    throttledShare: periods === 0 ? 0 : (after.throttled - before.throttled) / periods,
+  }
+}
