@@ -1,8 +1,11 @@
-import { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet, { type HelmetOptions } from 'helmet'
+
+// Not `import … from 'node:http'`: an ES module's view of node:http loads Node's bundled undici
+// at start (see the kit's errors.ts).
+const { IncomingMessage, ServerResponse } = process.getBuiltinModule('node:http')
 
 /**
  * helmet's defaults, with the strictest Content-Security-Policy: the gateway serves JSON, never a
