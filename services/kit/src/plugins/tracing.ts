@@ -1,6 +1,7 @@
 import type { Context, Span, Tracer } from '@opentelemetry/api'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { openTelemetry } from '../telemetry.ts'
 import type { TryTrace, TryTracer } from '../upstream/index.ts'
 
 declare module 'fastify' {
@@ -35,7 +36,7 @@ const UNTRACED = /^\/(health|metrics)(\/|\?|$)/
  * of OpenTelemetry loads otherwise.
  */
 async function tracingPlugin(app: FastifyInstance, options: { readonly service: string }) {
-  const api = await import('@opentelemetry/api')
+  const api = openTelemetry('@opentelemetry/api')
   const { trace, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api
   const tracer = trace.getTracer(options.service)
   const spans = new WeakMap<object, Span>()
