@@ -20,7 +20,10 @@ declare module 'fastify' {
 }
 
 const HealthBody = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('draining'), Type.Literal('unavailable')]),
+  // An enum, not a union of literals: fast-json-stringify serializes a union (anyOf) by
+  // validating each branch with an Ajv instance of its own, one per response schema, built at
+  // start (~15 ms) and compiled on the first answer. The same JSON either way.
+  status: Type.Enum(['ok', 'draining', 'unavailable']),
   checks: Type.Record(Type.String(), Type.String()),
 })
 
