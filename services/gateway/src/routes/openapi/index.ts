@@ -1,6 +1,6 @@
-import swaggerUi from '@fastify/swagger-ui'
 import type { App, OpenApiDocument } from '@platform/kit'
 import { documentSource } from '../../openapi/source.ts'
+import docs from './docs.ts'
 
 export interface OpenApiRoutesOptions {
   /** Each service whose routes the gateway forwards, by path prefix. */
@@ -41,24 +41,25 @@ export default async function openapiRoutes(app: App, options: OpenApiRoutesOpti
   // Swagger UI reads its document from /docs/json, which serves what `transformSpecification`
   // returns (synchronously): the hook fetches the merged document first.
   let latest: OpenApiDocument | undefined
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    // The page's own Content-Security-Policy replaces the gateway's `default-src 'none'`: its
-    // scripts, styles and images from /docs only. (Swagger UI's default also upgrades requests
-    // to https, which breaks the page on a plain-http gateway, and allows an outside validator.)
-    staticCSP: DOCS_CSP,
-    transformSpecificationClone: false,
-    transformSpecification: () => latest ?? {},
-    uiHooks: {
-      preHandler: async (request, reply) => {
-        if (!/\/(json|yaml)$/.test(request.routeOptions.url ?? '')) return
-        try {
-          latest = await source.current()
-        } catch (error) {
-          reply.header('retry-after', RETRY_AFTER_SECONDS)
-          throw error
-        }
-      },
+  // Swagger UI itself loads on the first request to /docs (docs.ts), not at start.
+  await app.register(docs, {
+    prefix: '/docs',
+    swaggerUi: {
+      // The page's own Content-Security-Policy replaces the gateway's `default-src 'none'`: its
+      // scripts, styles and images from /docs only. (Swagger UI's default also upgrades requests
+      // to https, which breaks the page on a plain-http gateway, and allows an outside validator.)
+      staticCSP: DOCS_CSP,
+      transformSpecificationClone: false,
+      transformSpecification: () => latest ?? {},
+    },
+    preHandler: async (request, reply) => {
+      if (!/\/(json|yaml)$/.test(request.routeOptions.url ?? '')) return
+      try {
+        latest = await source.current()
+      } catch (error) {
+        reply.header('retry-after', RETRY_AFTER_SECONDS)
+        throw error
+      }
     },
   })
 }
