@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { flushCompileCache } from 'node:module'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
@@ -47,6 +48,11 @@ export async function runService(app: FastifyInstance, options: RunOptions): Pro
   })
 
   await app.listen({ host: config.HOST, port: config.PORT })
+  // V8's compile cache (NODE_COMPILE_CACHE) is written at exit, and a process stopped by SIGKILL
+  // (an orchestrator's deadline, the bench) never gets there: written once started instead, so
+  // the next start finds what this one compiled. Nothing is written when every module came from
+  // the cache, or without a writable cache directory (the images', filled at build).
+  setImmediate(flushCompileCache)
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.PORT
   const advertised = config.SERVICE_ADDRESS ?? (config.HOST === '0.0.0.0' || config.HOST === '::' ? hostname() : config.HOST)
