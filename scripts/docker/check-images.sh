@@ -4,7 +4,7 @@
 # failing loudly on the first broken promise:
 #   (a) the gateway, the only published container, serves /users (Alice and Bob) and the
 #       /users/:id/orders aggregate through the other containers;
-#   (b) no container runs as root;
+#   (b) no container runs as root, and the service user reads the image's compile cache;
 #   (c) every container's HEALTHCHECK turns healthy within a bound;
 #   (d) `docker stop` of one of two user-service instances during a stream of requests through
 #       the gateway drops none, exits 0 and logs its drain;
@@ -198,6 +198,11 @@ for c in "${containers[@]}"; do
   pid1="$("$docker" exec "$c" cat /proc/1/cmdline | tr '\0' ' ')"
   [[ "$pid1" == "node "* ]] || fail "$c: PID 1 is '$pid1', not node"
   echo "$c: uid $uid, PID 1: $pid1"
+  # The image's compile cache is per user id: the service's user must find its entries there.
+  accepted="$("$docker" exec --env NODE_DEBUG_NATIVE=COMPILE_CACHE "$c" node --input-type=module -e "await import('./src/app.ts')" 2>&1 |
+    grep -c 'was accepted' || true)"
+  [ "$accepted" -gt 0 ] || fail "$c: the service user reads nothing from the image's compile cache (NODE_COMPILE_CACHE)"
+  echo "$c: $accepted modules from the image's compile cache"
 done
 
 # (d) graceful stop under load. Workers request /users through the gateway (which balances over
