@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { startPglite } from './pglite.ts'
 
 export interface QueryResult<R> {
   readonly rows: R[]
@@ -44,7 +45,7 @@ export interface DatabaseOptions {
 const QUERY_TIMEOUT_MARGIN_MS = 1000
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.url ? openPostgres(options.url, options) : openPglite(options.dataDir)
+  return options.url ? openPostgres(options.url, options) : openPglite(options.dataDir, options.log)
 }
 
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
@@ -101,10 +102,10 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   return database
 }
 
-async function openPglite(dataDir: string | undefined): Promise<Database> {
-  // Loaded on demand: production images talk to PostgreSQL and never pay for the WASM build.
-  const { PGlite } = await import('@electric-sql/pglite')
-  const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create()
+async function openPglite(dataDir: string | undefined, log: DatabaseOptions['log']): Promise<Database> {
+  // PGlite is loaded on demand (production images talk to PostgreSQL and never pay for the WASM
+  // build); how it starts, and what that costs, is pglite.ts's.
+  const db = await startPglite({ dataDir: dataDir || undefined, log })
   const wrap = (result: { rows: unknown[]; rowCount?: number; affectedRows?: number }) => ({
     rows: result.rows,
     rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,
