@@ -138,6 +138,7 @@ export async function paced(url: string, options: PacedOptions): Promise<PacedRe
   let inFlight = 0
   let maxInFlight = 0
   let closing = false
+  let running = false
   const waiting: number[] = []
   const idle: Connection[] = []
   let finish: () => void = () => {}
@@ -158,7 +159,8 @@ export async function paced(url: string, options: PacedOptions): Promise<PacedRe
       socket.on('data', (chunk: Buffer) => this.#data(chunk))
       socket.on('error', () => {})
       socket.on('close', () => {
-        if (closing) return
+        // Before the run starts a refused connection fails the run (below), not a reconnect loop.
+        if (closing || !running) return
         if (this.issuedAt >= 0) complete(this, -1)
         else if (idle.includes(this)) idle.splice(idle.indexOf(this), 1)
         if (done < total) {
@@ -223,7 +225,22 @@ export async function paced(url: string, options: PacedOptions): Promise<PacedRe
   }
 
   const connections = Array.from({ length: options.connections }, () => new Connection())
-  await Promise.all(connections.map((connection) => new Promise((resolve) => connection.socket.once('connect', resolve))))
+  try {
+    await Promise.all(
+      connections.map(
+        (connection) =>
+          new Promise((resolve, reject) => {
+            connection.socket.once('connect', resolve)
+            connection.socket.once('error', reject)
+          }),
+      ),
+    )
+  } catch (error) {
+    closing = true
+    for (const connection of connections) connection.socket.destroy()
+    throw new Error(`paced load: cannot connect to ${target.host}: ${(error as Error).message}`, { cause: error })
+  }
+  running = true
   idle.push(...connections)
 
   const started = performance.now()
