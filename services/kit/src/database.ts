@@ -39,13 +39,24 @@ export interface DatabaseOptions {
   readonly dataDir?: string
   /** Where a failing idle connection is reported (the app's logger). */
   readonly log?: { warn(object: object, message: string): void }
+  /** PGlite only: how often it is checkpointed (default PGLITE_CHECKPOINT_MS). */
+  readonly checkpointMs?: number
 }
+
+/**
+ * PGlite runs PostgreSQL in single-user mode, without the checkpointer: its write-ahead log only
+ * grows, in memory when there is no DATA_DIR, until something checkpoints. A write-heavy
+ * in-memory database would otherwise hold every WAL segment since the start.
+ */
+export const PGLITE_CHECKPOINT_MS = 60_000
 
 /** How much longer than the server's statement_timeout the client waits for any answer. */
 const QUERY_TIMEOUT_MARGIN_MS = 1000
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.url ? openPostgres(options.url, options) : openPglite(options.dataDir, options.log)
+  return options.url
+    ? openPostgres(options.url, options)
+    : openPglite(options.dataDir, options.log, options.checkpointMs ?? PGLITE_CHECKPOINT_MS)
 }
 
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
@@ -102,10 +113,15 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   return database
 }
 
-async function openPglite(dataDir: string | undefined, log: DatabaseOptions['log']): Promise<Database> {
+async function openPglite(dataDir: string | undefined, log: DatabaseOptions['log'], checkpointMs: number): Promise<Database> {
   // PGlite is loaded on demand (production images talk to PostgreSQL and never pay for the WASM
   // build); how it starts, and what that costs, is pglite.ts's.
   const db = await startPglite({ dataDir: dataDir || undefined, log })
+  // Queued behind any query or transaction in progress, like every statement PGlite runs.
+  const checkpoints = setInterval(() => {
+    db.exec('CHECKPOINT').catch((error: unknown) => log?.warn({ err: error }, 'PGlite checkpoint failed'))
+  }, checkpointMs)
+  checkpoints.unref()
   const wrap = (result: { rows: unknown[]; rowCount?: number; affectedRows?: number }) => ({
     rows: result.rows,
     rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,
@@ -128,7 +144,10 @@ async function openPglite(dataDir: string | undefined, log: DatabaseOptions['log
       await db.query('SELECT 1')
     },
     poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
-    close: () => db.close(),
+    close: () => {
+      clearInterval(checkpoints)
+      return db.close()
+    },
   }
 }
 

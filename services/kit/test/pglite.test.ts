@@ -84,3 +84,24 @@ describe('openDatabase in DATA_DIR', () => {
     expect(await Promise.all(files.map((file) => readFile(join(dataDir, file), 'utf8')))).toEqual(before)
   })
 })
+
+describe('openDatabase on PGlite', () => {
+  it('checkpoints on its own, which single-user PostgreSQL never does', async () => {
+    const db = await openDatabase({ checkpointMs: 200 })
+    try {
+      const checkpoint = async () =>
+        (await db.query<{ lsn: string }>('SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()')).rows[0]!.lsn
+      const before = await checkpoint()
+      await db.query('CREATE TABLE churn (id integer, body text)')
+      await db.query(`INSERT INTO churn SELECT n, repeat('x', 200) FROM generate_series(1, 5000) AS n`)
+      let after = before
+      for (let waited = 0; after === before && waited < 5_000; waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        after = await checkpoint()
+      }
+      expect(after).not.toBe(before)
+    } finally {
+      await db.close()
+    }
+  })
+})
