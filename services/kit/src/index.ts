@@ -41,7 +41,14 @@ export {
   type Operation,
 } from './openapi.ts'
 export { PrintableText } from './text.ts'
-export { hopByHop, Upstream, UpstreamUnavailableError, type UpstreamRequest, type UpstreamResponse } from './upstream/index.ts'
+export {
+  hopByHop,
+  Upstream,
+  UpstreamUnavailableError,
+  type ForwardedResponse,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from './upstream/index.ts'
 
 // Plugins: createService registers all but the database, which a data service registers itself.
 export { default as databasePlugin } from './plugins/database.ts'

@@ -377,3 +377,94 @@ describe('Upstream', () => {
     expect(() => upstreamMetrics(registry)).not.toThrow()
   })
 })
+
+describe('Upstream.forward', () => {
+  const text = async (body: Buffer | Readable) => (Buffer.isBuffer(body) ? body : Buffer.concat(await body.toArray())).toString()
+
+  it('reads an answer sized within the limit whole, and streams a larger or unsized one byte for byte', async () => {
+    const big = 'x'.repeat(100_000)
+    const server = await backend('a')
+    server.state.handler = (request, response) => {
+      if (request.url === '/small') response.end('{"id":1}')
+      else if (request.url === '/big') response.end(big)
+      else {
+        // No Content-Length: chunked.
+        response.write('chunk one, ')
+        setTimeout(() => response.end('chunk two'), 20)
+      }
+    }
+    const { client } = upstream([server.url])
+
+    const small = await client.forward({ method: 'GET', path: '/small' }, 64 * 1024)
+    expect(Buffer.isBuffer(small.body)).toBe(true)
+    expect(small.body.toString()).toBe('{"id":1}')
+    expect(small.headers['content-length']).toBe('8')
+
+    const large = await client.forward({ method: 'GET', path: '/big' }, 64 * 1024)
+    expect(large.body).toBeInstanceOf(Readable)
+    expect(await text(large.body)).toBe(big)
+
+    const chunked = await client.forward({ method: 'GET', path: '/chunked' }, 64 * 1024)
+    expect(chunked.body).toBeInstanceOf(Readable)
+    expect(chunked.headers['transfer-encoding']).toBeUndefined()
+    expect(await text(chunked.body)).toBe('chunk one, chunk two')
+  })
+
+  it('retries a GET whose connection breaks before the whole body came, and fails after maxTries', async () => {
+    const server = await backend('a')
+    server.state.handler = (_request, response) => {
+      response.writeHead(200, { 'content-length': '100' })
+      response.write('only part of it')
+      setTimeout(() => response.socket?.destroy(), 10)
+    }
+    const { client, attempts } = upstream([server.url])
+    const failure = await client.forward({ method: 'GET', path: '/users/1' }, 1024).catch((error: unknown) => error)
+    expect(failure).toBeInstanceOf(UpstreamUnavailableError)
+    expect(attempts.map((attempt) => attempt.outcome)).toEqual(['connect_error', 'connect_error', 'connect_error'])
+  })
+
+  it('stops reading a whole body when the caller aborts, failing with its reason', async () => {
+    const server = await backend('a')
+    let closed = false
+    server.state.handler = (_request, response) => {
+      response.writeHead(200, { 'content-length': '100' })
+      response.write('never finished')
+      response.socket?.once('close', () => (closed = true))
+    }
+    const { client } = upstream([server.url])
+    const controller = new AbortController()
+    const reason = new Error('the client went away')
+    setTimeout(() => controller.abort(reason), 50)
+    await expect(client.forward({ method: 'GET', path: '/users/1', signal: controller.signal }, 1024)).rejects.toBe(reason)
+    await vi.waitFor(() => expect(closed).toBe(true))
+  })
+
+  it('bounds a whole read by the request timeout: a body that stalls after its headers times out', async () => {
+    const server = await backend('a')
+    server.state.handler = (_request, response) => {
+      response.writeHead(200, { 'content-length': '100' })
+      response.write('stalled')
+    }
+    const { client, attempts } = upstream([server.url], { maxTries: 1 })
+    const started = performance.now()
+    const failure = await client.forward({ method: 'GET', path: '/users/1', timeoutMs: 150 }, 1024).catch((error: unknown) => error)
+    expect(failure).toBeInstanceOf(UpstreamUnavailableError)
+    expect(attempts.map((attempt) => attempt.outcome)).toEqual(['timeout'])
+    expect(performance.now() - started).toBeLessThan(1_500)
+  })
+
+  it('closes the upstream connection when a streamed body is destroyed before its end', async () => {
+    const server = await backend('a')
+    let closed = false
+    server.state.handler = (_request, response) => {
+      response.writeHead(200, { 'content-length': String(1_000_000) })
+      response.write('x'.repeat(10_000))
+      response.socket?.once('close', () => (closed = true))
+    }
+    const { client } = upstream([server.url])
+    const answer = await client.forward({ method: 'GET', path: '/download' }, 1024)
+    expect(answer.body).toBeInstanceOf(Readable)
+    ;(answer.body as Readable).destroy()
+    await vi.waitFor(() => expect(closed).toBe(true))
+  })
+})

@@ -1,6 +1,7 @@
 export { upstreamMetrics } from './metrics.ts'
 export { hopByHop, Upstream, UpstreamUnavailableError } from './upstream.ts'
 export type {
+  ForwardedResponse,
   TryTrace,
   TryTracer,
   UpstreamAttempt,
