@@ -11,6 +11,8 @@ declare module 'fastify' {
      * `trace` to `Upstream.request`, so the calls a request makes join its trace.
      */
     traceContext: Context | undefined
+    /** The request's server span, ended with the response. */
+    traceSpan: Span | undefined
   }
 }
 
@@ -39,9 +41,10 @@ async function tracingPlugin(app: FastifyInstance, options: { readonly service: 
   const api = openTelemetry('@opentelemetry/api')
   const { trace, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api
   const tracer = trace.getTracer(options.service)
-  const spans = new WeakMap<object, Span>()
-
   app.decorateRequest('traceContext', undefined)
+  // On the request rather than in a WeakMap: every entry of a WeakMap is an ephemeron that each
+  // old-space collection processes in its final, stop-the-world pause.
+  app.decorateRequest('traceSpan', undefined)
   app.decorate('tryTracer', upstreamTracer(api, tracer))
 
   app.addHook('onRequest', (request, _reply, done) => {
@@ -52,7 +55,7 @@ async function tracingPlugin(app: FastifyInstance, options: { readonly service: 
     // the attributes are set once the span records: an unsampled request, nine in ten by
     // default, builds none of them.
     const span = tracer.startSpan(route === undefined ? request.method : `${request.method} ${route}`, { kind: SpanKind.SERVER }, parent)
-    spans.set(request, span)
+    request.traceSpan = span
     request.traceContext = trace.setSpan(parent, span)
     if (span.isRecording()) {
       const { traceId, spanId } = span.spanContext()
@@ -69,7 +72,7 @@ async function tracingPlugin(app: FastifyInstance, options: { readonly service: 
   })
 
   app.addHook('onResponse', (request, reply, done) => {
-    const span = spans.get(request)
+    const span = request.traceSpan
     if (span !== undefined) {
       span.setAttribute('http.response.status_code', reply.statusCode)
       if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
