@@ -151,6 +151,9 @@ export function createLogger(settings: LoggerSettings): Logger {
   return pino(loggerOptions(settings), stdout)
 }
 
+/** The field of every request's log lines that holds its id. */
+export const REQUEST_ID_LOG_LABEL = 'http.request.id'
+
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Keeps a caller's `x-request-id` when it is sane, so one id follows a request across services. */

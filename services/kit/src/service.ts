@@ -14,7 +14,7 @@ import Fastify, {
 import { urlList, type ServiceEnv } from './config.ts'
 import type { Database } from './database.ts'
 import { answerClientError, answerFrameworkError, answerNoRoute, HttpError } from './errors.ts'
-import { createLogger, requestId } from './logger.ts'
+import { createLogger, REQUEST_ID_LOG_LABEL, requestId } from './logger.ts'
 import accessLog from './plugins/access-log.ts'
 import discovery, { type StaticList } from './plugins/discovery.ts'
 import errors from './plugins/errors.ts'
@@ -113,7 +113,7 @@ export function createService(options: ServiceOptions): App {
     trustProxy: options.trustProxy ?? false,
     // Fastify's own request lines are off: one line per request at completion instead
     // (plugins/access-log.ts, LOG_REQUESTS).
-    logController: new LogController({ requestIdLogLabel: 'http.request.id', disableRequestLogging: true }),
+    logController: new LogController({ requestIdLogLabel: REQUEST_ID_LOG_LABEL, disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     // Node's bound on receiving one whole request, headers and body: a client trickling one in

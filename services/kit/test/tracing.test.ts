@@ -101,10 +101,16 @@ describe('tracing (a span per request served and per upstream try)', () => {
   })
 
   it("writes trace.id and span.id on the sampled request's log lines", async () => {
-    await app.inject({ url: '/things/7', headers: { traceparent: sampled } })
+    const response = await app.inject({ url: '/things/7', headers: { traceparent: sampled } })
     const server = exporter.getFinishedSpans().find((span) => span.name === 'GET /things/:id')!
     const completed = lines.find((line) => line.msg === 'request completed')
-    expect(completed).toMatchObject({ 'trace.id': TRACE_ID, 'span.id': server.spanContext().spanId, 'http.route': '/things/:id' })
+    expect(completed).toMatchObject({
+      'trace.id': TRACE_ID,
+      'span.id': server.spanContext().spanId,
+      'http.route': '/things/:id',
+      // The request's own binding is kept beside the trace's.
+      'http.request.id': response.headers['x-request-id'],
+    })
   })
 
   it('records nothing for a caller that does not sample, yet passes the unsampled context on so the next service drops it too', async () => {

@@ -1,6 +1,7 @@
 import type { Context, Span, Tracer } from '@opentelemetry/api'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { REQUEST_ID_LOG_LABEL } from '../logger.ts'
 import { openTelemetry } from '../telemetry.ts'
 import type { TryTrace, TryTracer } from '../upstream/index.ts'
 
@@ -66,7 +67,13 @@ async function tracingPlugin(app: FastifyInstance, options: { readonly service: 
         'client.address': request.ip,
         ...(route === undefined ? {} : { 'http.route': route }),
       })
-      request.log = request.log.child({ 'trace.id': traceId, 'span.id': spanId })
+      // A child of the service's logger, not of the request's: pino makes a child from its
+      // parent as a prototype, and a fresh prototype per sampled request would give every one
+      // of these loggers a shape of its own, which V8 handles far more slowly than one shared.
+      request.log = app.log.child(
+        { [REQUEST_ID_LOG_LABEL]: request.id, 'trace.id': traceId, 'span.id': spanId },
+        { level: request.log.level },
+      ) as FastifyBaseLogger
     }
     done()
   })
