@@ -206,8 +206,8 @@ export class Upstream {
    * `request` for a proxy that sends the answer on as it is: an answer whose Content-Length is at
    * most `wholeUpTo` bytes is read whole within the try and returned as a Buffer, any other one
    * as a stream. Dispatched through undici's handler interface rather than its request API,
-   * which wraps every answer in a body stream and a promise of its own: about 9 µs of CPU and a
-   * fifth of the bytes allocated per proxied request.
+   * which wraps every answer in a body stream, an async resource and a promise of its own: in the
+   * gateway, about a quarter of its CPU per proxied request (169 → 129 µs, light upstream).
    */
   async forward(req: UpstreamRequest, wholeUpTo: number): Promise<ForwardedResponse> {
     return (await this.#call(req, wholeUpTo)) as ForwardedResponse
