@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.data/**', '.pulumi/**', 'coverage/**'] },
+  { ignores: ['**/node_modules/**', 'services/*/dist/**', '.data/**', '.pulumi/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

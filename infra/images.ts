@@ -79,7 +79,7 @@ export class ServiceImages extends pulumi.ComponentResource {
 }
 
 /** Files outside a service's own folder that every image build reads. */
-const SHARED_INPUTS = ['services/Dockerfile', '.dockerignore', 'package.json', 'package-lock.json']
+const SHARED_INPUTS = ['services/Dockerfile', 'services/bundle.ts', '.dockerignore', 'package.json', 'package-lock.json']
 
 /**
  * The tag of one service image: the first 16 hex digits of a SHA-256 over the build arguments

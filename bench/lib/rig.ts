@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { freePort } from '../../scripts/lib/ports.ts'
+import { bundleService } from '../../services/bundle.ts'
 import { gatewayEnv, runtimeEnv, userServiceEnv } from './environments.ts'
 import { between, snapshot } from './measure.ts'
 import { startPostgres, type Postgres } from './postgres.ts'
@@ -63,6 +65,10 @@ export async function startRig(settings: Settings, log: (line: string) => void):
   }
 
   try {
+    // What the images run: bundled here from the working tree, so that a change is measured.
+    log('bundling gateway and user-service (services/bundle.ts)…')
+    for (const service of ['gateway', 'user-service'])
+      await bundleService(fileURLToPath(new URL(`../../services/${service}`, import.meta.url)))
     log('starting PostgreSQL…')
     postgres = await startPostgres()
     // A const, so that the closures below keep the narrowed type.

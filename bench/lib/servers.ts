@@ -44,13 +44,16 @@ export class Fleet {
     this.#pinning = pinning
   }
 
-  /** A platform service started as production starts it (scripts/lib/service-process.ts). */
+  /**
+   * A platform service started as its image starts it: its bundle (services/bundle.ts), which
+   * `bundleServices` made for this run, with its compile cache (scripts/lib/service-process.ts).
+   */
   async platform(name: string, service: ServiceName, env: Record<string, string>): Promise<Server> {
     const port = await freePort()
     const started = performance.now()
     // With a port given, startService spawns before its first await, so the pinning applies.
     const pending = spawnPinned(this.#pinning.server, this.#pinning.loader, () =>
-      startService({ name: service, port, env, readyTimeoutMs: READY_TIMEOUT_MS }),
+      startService({ name: service, script: 'dist/server.js', port, env, readyTimeoutMs: READY_TIMEOUT_MS }),
     )
     // Our own 5 ms poll times readiness; startService's 100 ms poll would round it up.
     const [startToReadyMs, running] = await Promise.all([timeToReady(`http://127.0.0.1:${port}/health/ready`, started), pending])

@@ -20,6 +20,7 @@ beforeEach(() => {
   write('package-lock.json', '{}')
   write('.dockerignore', 'node_modules\n')
   write('services/Dockerfile', 'FROM ${NODE_IMAGE}\n')
+  write('services/bundle.ts', 'export {}\n')
   for (const workspace of ['services/kit', 'services/user-service', 'services/gateway', 'infra']) write(`${workspace}/package.json`, '{}')
   write('services/kit/src/index.ts', 'export {}\n')
   write('services/user-service/src/server.ts', 'console.log(1)\n')
@@ -40,6 +41,7 @@ describe('buildInputsHash', () => {
     ['a nested source of the service', 'services/user-service/src/routes/users/index.ts'],
     ['the kit', 'services/kit/src/index.ts'],
     ['the Dockerfile', 'services/Dockerfile'],
+    ['the bundler the image runs', 'services/bundle.ts'],
     ['the lock file', 'package-lock.json'],
     ['another workspace manifest (npm ci reads them all)', 'infra/package.json'],
     ['.dockerignore', '.dockerignore'],

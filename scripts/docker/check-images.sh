@@ -199,7 +199,7 @@ for c in "${containers[@]}"; do
   [[ "$pid1" == "node "* ]] || fail "$c: PID 1 is '$pid1', not node"
   echo "$c: uid $uid, PID 1: $pid1"
   # The image's compile cache is per user id: the service's user must find its entries there.
-  accepted="$("$docker" exec --env NODE_DEBUG_NATIVE=COMPILE_CACHE "$c" node --input-type=module -e "await import('./src/app.ts')" 2>&1 |
+  accepted="$("$docker" exec --env NODE_DEBUG_NATIVE=COMPILE_CACHE "$c" node --input-type=module -e "await import('./dist/app.js')" 2>&1 |
     grep -c 'was accepted' || true)"
   [ "$accepted" -gt 0 ] || fail "$c: the service user reads nothing from the image's compile cache (NODE_COMPILE_CACHE)"
   echo "$c: $accepted modules from the image's compile cache"

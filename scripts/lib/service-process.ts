@@ -35,6 +35,11 @@ export interface ServiceProcess {
 
 export interface StartOptions {
   readonly name: ServiceName
+  /**
+   * The script to run from the service's folder: `src/server.ts`, the sources, as `npm start`
+   * runs them (default), or `dist/server.js`, the bundle the images run (services/bundle.ts).
+   */
+  readonly script?: 'src/server.ts' | 'dist/server.js'
   /** Port to listen on; a free one when absent. */
   readonly port?: number
   readonly env?: Readonly<Record<string, string | undefined>>
@@ -65,14 +70,14 @@ export function readyTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
- * Starts a service as a real process, exactly as its package's `start` script does, and
+ * Starts a service as a real process, as its package's `start` script does (or its bundle), and
  * resolves when `/health/ready` answers 200. Gives up after the timeout (or when the process
  * exits) with an error naming what it waited for, the last answer it saw and the last lines
  * the process wrote.
  */
 export async function startService(options: StartOptions): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort())
-  const child = spawn(process.execPath, ['src/server.ts'], {
+  const child = spawn(process.execPath, [options.script ?? 'src/server.ts'], {
     cwd: `${servicesDir}${options.name}`,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', ...compileCacheEnv(), ...options.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,7 +16,7 @@ export const FOURTH_CATALOG = validateCatalog([...structuredClone(CATALOG), FOUR
 export const FOURTH_REPLICAS = 2
 
 /**
- * A repository root holding what an image build reads (the Dockerfile, the manifests, each
+ * A repository root holding what an image build reads (the Dockerfile, the bundler, the manifests, each
  * service's sources) for every service of the fourth catalog: the images' tags are computed
  * from it as from the real one.
  */
@@ -30,6 +30,7 @@ function fixtureRepository(): string {
   write('package-lock.json', '{}')
   write('.dockerignore', 'node_modules\n')
   write('services/Dockerfile', 'FROM ${NODE_IMAGE}\n')
+  write('services/bundle.ts', 'export {}\n')
   write('infra/package.json', '{}')
   write('services/kit/package.json', '{}')
   write('services/kit/src/index.ts', 'export {}\n')

@@ -1,8 +1,11 @@
-// The gateway as it runs in production (`node --import ./src/telemetry.ts src/server.ts`), as a
-// child process: OpenTelemetry patches modules process-wide at load, and runService owns signals.
+// The gateway as a child process, from its sources (`npm start`) and from its bundle (what the
+// image runs, services/bundle.ts): the tracer provider is process-wide, and runService owns
+// signals.
+import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
-import { startService, type ServiceProcess } from '../../../scripts/lib/service-process.ts'
+import { startService, type ServiceProcess, type StartOptions } from '../../../scripts/lib/service-process.ts'
+import { bundleService } from '../../bundle.ts'
 import { TraceSink } from '../../../test/support/trace-sink.ts'
 import { echoServer, type Echo, type Running } from './support.ts'
 
@@ -11,15 +14,23 @@ const consulAddr = inject('consulAddr')
 let upstream: Running
 const started: ServiceProcess[] = []
 
-async function startGateway(env: Record<string, string>): Promise<ServiceProcess> {
-  const gateway = await startService({ name: 'gateway', env: { DRAIN_DELAY_MS: '0', ...env }, readyTimeoutMs: 10_000 })
+type Script = NonNullable<StartOptions['script']>
+
+async function startGateway(script: Script, env: Record<string, string>): Promise<ServiceProcess> {
+  const gateway = await startService({ name: 'gateway', script, env: { DRAIN_DELAY_MS: '0', ...env }, readyTimeoutMs: 10_000 })
   started.push(gateway)
   return gateway
 }
 
 beforeAll(async () => {
   upstream = await echoServer('users-1')
+  await bundleService(fileURLToPath(new URL('..', import.meta.url)))
 })
+
+const SCRIPTS: readonly (readonly [string, Script])[] = [
+  ['sources', 'src/server.ts'],
+  ['bundle', 'dist/server.js'],
+]
 
 afterEach(async () => {
   await Promise.all(started.splice(0).map((gateway) => gateway.stop('SIGKILL')))
@@ -27,14 +38,14 @@ afterEach(async () => {
 
 afterAll(() => upstream?.close())
 
-describe('gateway process with tracing on', () => {
+describe.each(SCRIPTS)('gateway process (%s) with tracing on', (_, script) => {
   const sink = new TraceSink()
   afterAll(() => sink.stop())
 
   it("sends the upstream one traceparent in the client's trace, drains on SIGTERM and exports its spans", async () => {
     const traceId = '0af7651916cd43dd8448eb211c80319c'
     const clientSpan = 'b7ad6b7169203331'
-    const gateway = await startGateway({
+    const gateway = await startGateway(script, {
       USER_SERVICE_URLS: upstream.url,
       ORDER_SERVICE_URLS: upstream.url,
       OTEL_EXPORTER_OTLP_ENDPOINT: await sink.start(),
@@ -55,7 +66,7 @@ describe('gateway process with tracing on', () => {
   })
 })
 
-describe.skipIf(consulAddr === undefined)('gateway process registered in Consul', () => {
+describe.skipIf(consulAddr === undefined).each(SCRIPTS)('gateway process (%s) registered in Consul', (_, script) => {
   const consul = consulAddr!
 
   /** This gateway's entry in the agent, once registered (runService registers after listening). */
@@ -72,7 +83,11 @@ describe.skipIf(consulAddr === undefined)('gateway process registered in Consul'
   }
 
   it('publishes the Traefik tags with its instance, logs the registration once and leaves Consul on SIGTERM', async () => {
-    const gateway = await startGateway({ CONSUL_HTTP_ADDR: consul, SERVICE_ADDRESS: '127.0.0.1', ROUTER_RULE: 'Host(`gateway.test`)' })
+    const gateway = await startGateway(script, {
+      CONSUL_HTTP_ADDR: consul,
+      SERVICE_ADDRESS: '127.0.0.1',
+      ROUTER_RULE: 'Host(`gateway.test`)',
+    })
 
     expect((await registration(gateway.port, true))?.Tags).toEqual([
       'traefik.enable=true',
