@@ -105,8 +105,16 @@ const DRAIN_DELAY_MS = 5000
 export const GATEWAY_ROUTER_RULE: string = catalogEntry('gateway').routerRule ?? ''
 const SHUTDOWN_TIMEOUT_MS = 25_000
 
-/** Variables of a service's environment read by Node itself, not by the service's config. */
-export const RUNTIME_VARIABLES: readonly string[] = ['NODE_OPTIONS']
+/** Variables of a service's environment read by Node itself or the C library under it, not by the service's config. */
+export const RUNTIME_VARIABLES: readonly string[] = ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']
+
+/**
+ * glibc's malloc keeps up to eight arenas per core, one more for each thread that allocates while
+ * the others hold theirs (V8's workers, libuv's pool), and what is freed in one stays there. One
+ * event loop needs two: the gateway's RSS after 20 s of saturation was 145–148 MiB with them
+ * against 155–159 MiB without, in three of four interleaved pairs, at the same CPU per request.
+ */
+const MALLOC_ARENA_MAX = '2'
 
 /** Every app container's requests and limits. */
 const RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } } as const
@@ -132,6 +140,7 @@ function appService(entry: CatalogEntry, settings: ModelSettings): AppService {
     DRAIN_DELAY_MS: value(String(DRAIN_DELAY_MS)),
     SHUTDOWN_TIMEOUT_MS: value(String(SHUTDOWN_TIMEOUT_MS)),
     NODE_OPTIONS: value(nodeOptions(mebibytes(RESOURCES.limits.memory))),
+    MALLOC_ARENA_MAX: value(MALLOC_ARENA_MAX),
     ...(entry.database === undefined ? {} : { DATABASE_URL: { kind: 'secret', secret: 'database-url' } }),
     ...(entry.routerRule === undefined
       ? {}
@@ -172,6 +181,21 @@ function appService(entry: CatalogEntry, settings: ModelSettings): AppService {
 
 function value(text: string): EnvSource {
   return { kind: 'value', value: text }
+}
+
+/**
+ * What a service's process runs with beneath its config (`RUNTIME_VARIABLES`: V8's sizing, the
+ * allocator's arenas), as the stacks set it: what the bench and the capacity check give the
+ * processes they start.
+ */
+export function runtimeEnv(service: AppService): Record<string, string> {
+  return Object.fromEntries(
+    RUNTIME_VARIABLES.map((name) => {
+      const source = service.env[name]
+      if (source?.kind !== 'value') throw new Error(`${service.name}: the model sets no ${name} value`)
+      return [name, source.value]
+    }),
+  )
 }
 
 /** Every secret a service's environment refers to. */

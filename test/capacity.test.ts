@@ -30,7 +30,11 @@ describe('capacity check limits', () => {
   it('takes the gateway container limits and V8 sizing from the service model', () => {
     const limits = containerLimits(gateway)
 
-    expect(limits).toEqual({ cpus: 0.5, memoryMiB: 256, nodeOptions: '--max-old-space-size=160 --max-semi-space-size=8' })
+    expect(limits).toEqual({
+      cpus: 0.5,
+      memoryMiB: 256,
+      runtimeEnv: { NODE_OPTIONS: '--max-old-space-size=160 --max-semi-space-size=8', MALLOC_ARENA_MAX: '2' },
+    })
     expect(limitArgs(limits)).toEqual([
       '--cpus',
       '0.5',
@@ -40,6 +44,8 @@ describe('capacity check limits', () => {
       '256m',
       '--env',
       'NODE_OPTIONS=--max-old-space-size=160 --max-semi-space-size=8',
+      '--env',
+      'MALLOC_ARENA_MAX=2',
     ])
   })
 

@@ -1,17 +1,17 @@
 import { catalogEntry, serviceNames, upstreamUrlsVariable } from '../../catalog/catalog.ts'
-import { appServices, type AppServiceName } from '../../infra/model.ts'
+import { appServices, runtimeEnv as modelRuntimeEnv, type AppServiceName } from '../../infra/model.ts'
 import type { Settings } from './settings.ts'
 
 /**
- * The V8 sizing a service runs with in the stacks (`NODE_OPTIONS`, from its memory limit in the
- * service model), so that memory is measured as it would be in its container. The reply-from
- * reference gets the gateway's, for an even comparison.
+ * The runtime variables a service runs with in the stacks (V8's sizing from its memory limit,
+ * malloc's arenas: `runtimeEnv` of the service model), so that memory is measured as it would be
+ * in its container. The reply-from reference gets the gateway's, for an even comparison.
  */
-export function runtimeEnv(service: AppServiceName): { NODE_OPTIONS: string } {
+export function runtimeEnv(service: AppServiceName): Record<string, string> {
   const model = appServices({ replicas: Object.fromEntries(serviceNames().map((name) => [name, 1])), logLevel: 'info' })
-  const options = model.find((candidate) => candidate.name === service)?.env.NODE_OPTIONS
-  if (options?.kind !== 'value') throw new Error(`the service model gives ${service} no NODE_OPTIONS`)
-  return { NODE_OPTIONS: options.value }
+  const found = model.find((candidate) => candidate.name === service)
+  if (found === undefined) throw new Error(`the service model has no ${service}`)
+  return modelRuntimeEnv(found)
 }
 
 /**

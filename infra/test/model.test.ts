@@ -17,6 +17,7 @@ import {
   resolveEnv,
   resourceAmounts,
   RUNTIME_VARIABLES,
+  runtimeEnv,
   secretsOf,
   startAllowanceSeconds,
   terminationGracePeriodSeconds,
@@ -103,6 +104,23 @@ describe('nodeOptions', () => {
 
   it('refuses a limit too small for a Node service, in one line', () => {
     expect(() => nodeOptions(64)).toThrow('a Node service needs at least 128 MiB of memory (got 64)')
+  })
+})
+
+describe('runtimeEnv', () => {
+  it("gives every service V8's sizing and two malloc arenas, as its containers get them", () => {
+    for (const service of services) {
+      expect(runtimeEnv(service)).toEqual({
+        NODE_OPTIONS: nodeOptions(mebibytes(service.resources.limits.memory)),
+        MALLOC_ARENA_MAX: '2',
+      })
+    }
+  })
+
+  it('names the service and the variable when one is not a plain value', () => {
+    const gateway = byName.gateway!
+    const env = Object.fromEntries(Object.entries(gateway.env).filter(([name]) => name !== 'MALLOC_ARENA_MAX'))
+    expect(() => runtimeEnv({ ...gateway, env })).toThrow('gateway: the model sets no MALLOC_ARENA_MAX value')
   })
 })
 

@@ -66,7 +66,11 @@ async function run(name: string, port: number, env: Record<string, string>): Pro
   )
   await dockerOut('run', '--detach', '--name', container, '--network', 'host', ...limitArgs(limits), ...envArgs, `platform/${name}:${tag}`)
   started.push(container)
-  say(`${name}: ${container}, --cpus ${limits.cpus} --memory ${limits.memoryMiB}m, NODE_OPTIONS='${limits.nodeOptions}', 127.0.0.1:${port}`)
+  say(
+    `${name}: ${container}, --cpus ${limits.cpus} --memory ${limits.memoryMiB}m, ${Object.entries(limits.runtimeEnv)
+      .map(([name, value]) => `${name}='${value}'`)
+      .join(' ')}, 127.0.0.1:${port}`,
+  )
   return container
 }
 

@@ -3,7 +3,7 @@
 // container after the run, and the verdict.
 import type { LoadResult } from '../../bench/lib/load.ts'
 import { serviceNames } from '../../catalog/catalog.ts'
-import { appServices, cpuCores, mebibytes, type AppService } from '../../infra/model.ts'
+import { appServices, cpuCores, mebibytes, runtimeEnv, type AppService } from '../../infra/model.ts'
 
 /** Requests per second one gateway replica must serve at the limits the stacks declare. */
 export const GATEWAY_TARGET_RPS = 2_000
@@ -17,17 +17,15 @@ export function oneOfEach(): AppService[] {
 export interface ContainerLimits {
   readonly cpus: number
   readonly memoryMiB: number
-  /** NODE_OPTIONS as the model sets it (V8's heap sized to the memory limit). */
-  readonly nodeOptions: string
+  /** The runtime variables as the model sets them (V8's heap sized to the memory limit, malloc's arenas). */
+  readonly runtimeEnv: Readonly<Record<string, string>>
 }
 
 export function containerLimits(service: AppService): ContainerLimits {
-  const nodeOptions = service.env.NODE_OPTIONS
-  if (nodeOptions?.kind !== 'value') throw new Error(`${service.name}: the model sets no NODE_OPTIONS value`)
   return {
     cpus: cpuCores(service.resources.limits.cpu),
     memoryMiB: mebibytes(service.resources.limits.memory),
-    nodeOptions: nodeOptions.value,
+    runtimeEnv: runtimeEnv(service),
   }
 }
 
@@ -40,8 +38,7 @@ export function limitArgs(limits: ContainerLimits): string[] {
     `${limits.memoryMiB}m`,
     '--memory-swap',
     `${limits.memoryMiB}m`,
-    '--env',
-    `NODE_OPTIONS=${limits.nodeOptions}`,
+    ...Object.entries(limits.runtimeEnv).flatMap(([name, value]) => ['--env', `${name}=${value}`]),
   ]
 }
 
