@@ -46,7 +46,7 @@ export class Fleet {
 
   /**
    * A platform service started as its image starts it: its bundle (services/bundle.ts), which
-   * `bundleServices` made for this run, with its compile cache (scripts/lib/service-process.ts).
+   * `startRig` made for this run, with its compile cache (scripts/lib/service-process.ts).
    */
   async platform(name: string, service: ServiceName, env: Record<string, string>): Promise<Server> {
     const port = await freePort()
