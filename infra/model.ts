@@ -113,6 +113,7 @@ export const RUNTIME_VARIABLES: readonly string[] = ['NODE_OPTIONS', 'MALLOC_ARE
  * the others hold theirs (V8's workers, libuv's pool), and what is freed in one stays there. One
  * event loop needs two: the gateway's RSS after 20 s of saturation was 145–148 MiB with them
  * against 155–159 MiB without, in three of four interleaved pairs, at the same CPU per request.
+ * The variable is glibc's own (infra/UPSTREAM.md, the node image's row).
  */
 const MALLOC_ARENA_MAX = '2'
 
