@@ -14,6 +14,15 @@ let provider: Provider | undefined
 export const DEFAULT_SAMPLE_RATIO = 0.1
 
 /**
+ * Spans per export when OTEL_BSP_MAX_EXPORT_BATCH_SIZE is unset (the SDK's default is 512). A
+ * batch is turned into OTLP JSON in one synchronous go, which holds every request waiting
+ * behind it: 512 spans shaped like the gateway's took 4.3 ms (median; 13.7 ms at worst) on the machine of
+ * the bench, 128 took 0.6 ms. The processor exports as soon as a batch is full, one export at a
+ * time, so 128 still carries thousands of spans per second to a collector a few ms away.
+ */
+export const DEFAULT_EXPORT_BATCH_SIZE = 128
+
+/**
  * Starts OpenTelemetry tracing when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: a tracer provider with
  * the OTLP/HTTP exporter and W3C trace-context propagation, registered globally. The spans
  * themselves come from the kit: one per request served (plugins/tracing.ts) and one per try of an
@@ -46,10 +55,7 @@ export async function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv
     spanProcessors: [
       new sdk.BatchSpanProcessor({
         exporter: new LazyOtlpExporter(`${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`),
-        ...positive(env, 'OTEL_BSP_SCHEDULE_DELAY', 'scheduledDelayMillis'),
-        ...positive(env, 'OTEL_BSP_EXPORT_TIMEOUT', 'exportTimeoutMillis'),
-        ...positive(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize'),
-        ...positive(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize'),
+        ...batchOptionsFromEnv(env),
       }),
     ],
   })
@@ -168,6 +174,20 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv, samplers: Samplers): Samp
         name,
         'one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio',
       )
+  }
+}
+
+/**
+ * The batch span processor's options from the standard `OTEL_BSP_*` variables: the SDK's defaults
+ * for those unset, but `DEFAULT_EXPORT_BATCH_SIZE` spans per export.
+ */
+export function batchOptionsFromEnv(env: NodeJS.ProcessEnv): Record<string, number> {
+  return {
+    maxExportBatchSize: DEFAULT_EXPORT_BATCH_SIZE,
+    ...positive(env, 'OTEL_BSP_SCHEDULE_DELAY', 'scheduledDelayMillis'),
+    ...positive(env, 'OTEL_BSP_EXPORT_TIMEOUT', 'exportTimeoutMillis'),
+    ...positive(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize'),
+    ...positive(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize'),
   }
 }
 

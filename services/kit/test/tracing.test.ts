@@ -8,7 +8,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig, portEnv, serviceEnv, upstreamEnv } from '../src/config.ts'
 import { createService, type App } from '../src/service.ts'
-import { DEFAULT_SAMPLE_RATIO, samplerFromEnv } from '../src/telemetry.ts'
+import { batchOptionsFromEnv, DEFAULT_EXPORT_BATCH_SIZE, DEFAULT_SAMPLE_RATIO, samplerFromEnv } from '../src/telemetry.ts'
 
 // The provider a real start registers (telemetry.ts), with an in-memory exporter and a sampler
 // that follows the caller and samples every new trace, so each test decides by its traceparent.
@@ -159,6 +159,30 @@ describe('samplerFromEnv', () => {
     )
     expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: '1.5' }, samplers)).toThrow(
       /OTEL_TRACES_SAMPLER_ARG="1.5": must be a ratio from 0 to 1/,
+    )
+  })
+})
+
+describe('batchOptionsFromEnv', () => {
+  it('exports DEFAULT_EXPORT_BATCH_SIZE spans at a time, the SDK defaulting the rest', () => {
+    expect(DEFAULT_EXPORT_BATCH_SIZE).toBe(128)
+    expect(batchOptionsFromEnv({})).toEqual({ maxExportBatchSize: 128 })
+  })
+
+  it('takes every OTEL_BSP_* variable given, the batch size included', () => {
+    expect(
+      batchOptionsFromEnv({
+        OTEL_BSP_SCHEDULE_DELAY: '1000',
+        OTEL_BSP_EXPORT_TIMEOUT: '10000',
+        OTEL_BSP_MAX_QUEUE_SIZE: '4096',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512',
+      }),
+    ).toEqual({ scheduledDelayMillis: 1000, exportTimeoutMillis: 10000, maxQueueSize: 4096, maxExportBatchSize: 512 })
+  })
+
+  it('refuses a value that is not a positive integer, naming the variable', () => {
+    expect(() => batchOptionsFromEnv({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '0' })).toThrow(
+      'invalid environment variable OTEL_BSP_MAX_EXPORT_BATCH_SIZE="0": must be a positive integer',
     )
   })
 })
