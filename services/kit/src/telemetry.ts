@@ -16,9 +16,9 @@ export const DEFAULT_SAMPLE_RATIO = 0.1
 /**
  * Spans per export when OTEL_BSP_MAX_EXPORT_BATCH_SIZE is unset (the SDK's default is 512). A
  * batch is turned into OTLP JSON in one synchronous go, which holds every request waiting
- * behind it: 512 spans shaped like the gateway's took 4.3 ms (median; 13.7 ms at worst) on the machine of
- * the bench, 128 took 0.6 ms. The processor exports as soon as a batch is full, one export at a
- * time, so 128 still carries thousands of spans per second to a collector a few ms away.
+ * behind it: 512 spans shaped like the gateway's took 4.3 ms (median; 13.7 ms at worst) on the
+ * bench's machine, 128 took 0.6 ms. The processor exports as soon as a batch is full, one export
+ * at a time, so 128 still carries thousands of spans per second to a collector a few ms away.
  */
 export const DEFAULT_EXPORT_BATCH_SIZE = 128
 
